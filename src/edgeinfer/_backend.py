@@ -1,0 +1,100 @@
+"""The contract every backend implements. Small on purpose: see docs/writing-a-backend.md.
+
+A backend module must import cleanly on any machine: its runtime is imported inside ``open`` only.
+Warm-up, validation, profiling, health and fallback are written once in ``Model``, on top of
+``run``; a backend does none of them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ._device import DeviceRequest
+from ._types import Availability, TensorSpec
+
+__all__ = ["PRECISIONS", "Backend", "OpenOptions"]
+
+PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16", "int8")
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOptions:
+    """What ``load()`` passes to ``Backend.open`` besides the file and the device.
+
+    ``threads``: intra-op threads, ``None`` for the runtime's default. ``precision``: one of
+    ``PRECISIONS`` or ``None`` for the runtime's default. ``float_io``: a quantised model takes and
+    returns float32. ``extra``: this backend's own options (``load(options=...)``), unchecked here:
+    each backend rejects keys it does not know with ``ConfigurationError``.
+    """
+
+    threads: int | None = None
+    precision: str | None = None
+    float_io: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Backend(ABC):
+    """One runtime behind edgeinfer's interface.
+
+    Class attributes: ``name`` (the registry name), ``formats`` (model formats it reads, see
+    ``edgeinfer._formats.FORMATS``), ``devices`` (device kinds it can serve), ``extra`` (the pip
+    extra that brings its runtime).
+    """
+
+    name: ClassVar[str]
+    formats: ClassVar[tuple[str, ...]]
+    devices: ClassVar[tuple[str, ...]] = ("cpu",)
+    extra: ClassVar[str | None] = None
+
+    @classmethod
+    @abstractmethod
+    def availability(cls) -> Availability:
+        """Whether this backend can be tried here. Cheap, cached, never raises, imports nothing."""
+
+    @classmethod
+    @abstractmethod
+    def open(cls, path: Path, device: DeviceRequest, options: OpenOptions) -> Backend:
+        """Import the runtime and open ``path`` on ``device``.
+
+        Raises ``BackendUnavailable`` (runtime missing or broken), ``ModelError`` /
+        ``ModelIncompatible`` (the file), ``DeviceError`` (the device), ``ConfigurationError``
+        (bad ``options.extra``), each with the native error chained.
+        """
+
+    @property
+    @abstractmethod
+    def inputs(self) -> tuple[TensorSpec, ...]:
+        """Input specs, in the model's order. Fixed once ``open`` returns."""
+
+    @property
+    @abstractmethod
+    def outputs(self) -> tuple[TensorSpec, ...]:
+        """Output specs, in the model's order. Fixed once ``open`` returns."""
+
+    @property
+    def device(self) -> str:
+        """The device this instance really runs on, as a device string (``"cpu"``, ``"gpu:0"``)."""
+        return "cpu"
+
+    def details(self) -> Mapping[str, str]:
+        """What really runs, for ``Model.explain()``: runtime version, providers, precision..."""
+        return {}
+
+    @abstractmethod
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Run validated inputs (name -> array, all inputs present) and return every output by name.
+
+        Raises ``DeviceError`` or ``InferenceError`` (native error chained); ``InvalidInput`` only
+        for input problems that the specs cannot express (inconsistent dynamic dimensions).
+        Returned arrays belong to the caller: never a buffer that the next call overwrites.
+        """
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the runtime's resources. Idempotent."""

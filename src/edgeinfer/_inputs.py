@@ -1,0 +1,127 @@
+"""Check a call's inputs against the model's specs, with every check precomputed at load."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._errors import InvalidInput
+from ._types import TensorSpec
+
+__all__ = ["InputChecker", "example_inputs"]
+
+
+class _Check:
+    """The precomputed check of one input: its dtype, rank and fixed dimensions."""
+
+    __slots__ = ("dtype", "fixed", "name", "rank", "spec")
+
+    def __init__(self, spec: TensorSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.dtype = spec.dtype
+        self.rank = None if spec.shape is None else len(spec.shape)
+        shape = spec.shape or ()
+        self.fixed = tuple((axis, size) for axis, size in enumerate(shape) if size is not None)
+
+    def __call__(self, value: Any) -> np.ndarray:
+        array = value if type(value) is np.ndarray else self._to_array(value)
+        if array.dtype != self.dtype:
+            hint = ""
+            if array.dtype.kind == self.dtype.kind and array.dtype.itemsize == self.dtype.itemsize:
+                hint = f"; convert with .astype('={self.dtype.str[1:]}') (byte order)"
+            elif array.dtype.kind in "fiub" and self.dtype.kind in "fiub":
+                hint = f"; convert with .astype(np.{self.dtype.name}) if that is what you mean"
+            raise InvalidInput(
+                f"input {self.name!r}: expected dtype {self.dtype.name}, got "
+                f"{array.dtype.name if array.dtype.isnative else array.dtype.str}{hint}"
+            )
+        shape = array.shape
+        if self.rank is not None:
+            if len(shape) != self.rank:
+                raise InvalidInput(
+                    f"input {self.name!r}: expected {self.rank} dimensions {self._want()}, got "
+                    f"{len(shape)} with shape {list(shape)}"
+                )
+            for axis, size in self.fixed:
+                if shape[axis] != size:
+                    raise InvalidInput(
+                        f"input {self.name!r}: expected shape {self._want()}, got {list(shape)} "
+                        f"(dimension {axis} is {shape[axis]}, the model needs {size})"
+                    )
+        return array
+
+    def _to_array(self, value: Any) -> np.ndarray:
+        try:
+            return np.asarray(value)
+        except Exception as error:
+            raise InvalidInput(
+                f"input {self.name!r}: cannot convert {type(value).__name__} to an array: {error}"
+            ) from error
+
+    def _want(self) -> str:
+        shape = self.spec.shape or ()
+        return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+class InputChecker:
+    """Turn the forms ``Model.run`` accepts (dict, sequence, one array) into checked feeds."""
+
+    __slots__ = ("_by_name", "_checks", "_names")
+
+    def __init__(self, specs: Sequence[TensorSpec]) -> None:
+        self._checks = tuple(_Check(spec) for spec in specs)
+        self._by_name = {check.name: check for check in self._checks}
+        self._names = tuple(self._by_name)
+
+    def __call__(self, inputs: Any) -> dict[str, np.ndarray]:
+        checks = self._checks
+        if isinstance(inputs, Mapping):
+            if len(inputs) != len(checks) or any(name not in inputs for name in self._names):
+                self._raise_names(inputs)
+            return {check.name: check(inputs[check.name]) for check in checks}
+        if isinstance(inputs, np.ndarray) or np.isscalar(inputs):
+            if len(checks) != 1:
+                raise InvalidInput(
+                    f"got one array, but the model has {len(checks)} inputs ({self._listing()}); "
+                    "pass a dict by name or a sequence in input order"
+                )
+            return {checks[0].name: checks[0](inputs)}
+        if isinstance(inputs, (list, tuple)):
+            if len(inputs) != len(checks):
+                raise InvalidInput(
+                    f"got a sequence of {len(inputs)} inputs, but the model has {len(checks)} "
+                    f"({self._listing()})"
+                )
+            return {check.name: check(value) for check, value in zip(checks, inputs, strict=True)}
+        raise InvalidInput(
+            f"inputs must be a dict of name -> array, a sequence of arrays in input order, or one "
+            f"array for a one-input model; got {type(inputs).__name__}"
+        )
+
+    def _listing(self) -> str:
+        return ", ".join(str(check.spec) for check in self._checks) or "none"
+
+    def _raise_names(self, inputs: Mapping[Any, Any]) -> None:
+        missing = [name for name in self._names if name not in inputs]
+        unknown = [repr(name) for name in inputs if name not in self._by_name]
+        parts = []
+        if missing:
+            parts.append(f"missing input(s) {', '.join(map(repr, missing))}")
+        if unknown:
+            parts.append(f"unknown input(s) {', '.join(unknown)}")
+        raise InvalidInput(f"{'; '.join(parts)}; the model's inputs are: {self._listing()}")
+
+
+def example_inputs(specs: Sequence[TensorSpec], dynamic_size: int = 1) -> dict[str, np.ndarray]:
+    """Zero-filled inputs matching ``specs``; dynamic dimensions take ``dynamic_size``."""
+    feeds: dict[str, np.ndarray] = {}
+    for spec in specs:
+        shape = tuple(dynamic_size if d is None else d for d in spec.shape or (dynamic_size,))
+        if spec.dtype.kind in "OUS":
+            feeds[spec.name] = np.full(shape, "", dtype=spec.dtype)
+        else:
+            feeds[spec.name] = np.zeros(shape, dtype=spec.dtype)
+    return feeds

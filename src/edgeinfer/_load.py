@@ -1,0 +1,207 @@
+"""``edgeinfer.load()``: check the arguments, plan the candidates, open the first that works."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._backend import PRECISIONS, Backend, OpenOptions
+from ._detect import devices as detected_devices
+from ._device import parse_device_chain
+from ._errors import (
+    BackendUnavailable,
+    ConfigurationError,
+    EdgeInferError,
+    InferenceError,
+    InvalidInput,
+    ModelError,
+    ModelIncompatible,
+    NoBackendAvailable,
+)
+from ._formats import resolve_model_files
+from ._inputs import example_inputs
+from ._model import Model
+from ._plan import Candidate, expand_devices, plan
+from ._registry import backend_class, names
+from ._types import Attempt
+
+__all__ = ["load"]
+
+_log = logging.getLogger("edgeinfer")
+
+
+def _backend_pins(backend: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    if backend is None:
+        return None
+    pins = (backend,) if isinstance(backend, str) else tuple(backend)
+    if not pins or not all(isinstance(name, str) for name in pins):
+        raise ConfigurationError(f"backend must be a name or a list of names, got {backend!r}")
+    known = names()
+    for name in pins:
+        if name not in known:
+            backend_class(name)  # raises UnknownBackend with the known names
+    return pins
+
+
+def _split_options(
+    options: Mapping[str, Any] | None, pins: Sequence[str] | None
+) -> dict[str, Mapping[str, Any]]:
+    """``options`` is ``{backend: {...}}``, or flat when exactly one backend is pinned."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise ConfigurationError(f"options must be a dict, got {type(options).__name__}")
+    known = set(names())
+    if all(key in known for key in options):
+        for key, value in options.items():
+            if not isinstance(value, Mapping):
+                raise ConfigurationError(f"options[{key!r}] must be a dict of {key} options")
+        return dict(options)
+    if pins is not None and len(pins) == 1:
+        return {pins[0]: options}
+    raise ConfigurationError(
+        "options must be keyed by backend name, e.g. options={'onnxruntime': {...}}, unless "
+        f"exactly one backend is pinned with backend=...; unknown keys: "
+        f"{sorted(key for key in options if key not in known)}"
+    )
+
+
+def _check_arguments(threads: int | None, precision: str | None, warmup: int) -> None:
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
+        raise ConfigurationError(f"threads must be a positive int or None, got {threads!r}")
+    if precision is not None and precision not in PRECISIONS:
+        raise ConfigurationError(
+            f"precision must be one of {', '.join(PRECISIONS)} or None, got {precision!r}"
+        )
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ConfigurationError(f"warmup must be an int >= 0, got {warmup!r}")
+
+
+def _warm_up(instance: Backend, runs: int) -> str | None:
+    """Run zero inputs ``runs`` times: proof that the backend really works. Returns a note."""
+    if runs == 0:
+        return None
+    specs = instance.inputs
+    dynamic = any(spec.is_dynamic for spec in specs)
+    feeds = example_inputs(specs)
+    started = time.perf_counter()
+    try:
+        for _ in range(runs):
+            instance.run(feeds)
+    except InvalidInput as error:
+        if dynamic:  # our guess of the dynamic sizes was wrong; the model may still be fine
+            return (
+                f"warm-up skipped: zero inputs with dynamic sizes set to 1 were refused ({error})"
+            )
+        raise InferenceError(f"warm-up on zero inputs failed: {error}") from error
+    except EdgeInferError:
+        raise
+    elapsed = (time.perf_counter() - started) * 1e3
+    return f"warm-up: {runs} run(s) on zero inputs in {elapsed:.1f} ms"
+
+
+def _open(candidate: Candidate, options: OpenOptions, warmup: int) -> tuple[Backend, str | None]:
+    instance = backend_class(candidate.backend).open(candidate.file, candidate.device, options)
+    try:
+        return instance, _warm_up(instance, warmup)
+    except BaseException:
+        instance.close()
+        raise
+
+
+def _final_error(attempts: Sequence[Attempt], errors: Sequence[EdgeInferError]) -> EdgeInferError:
+    """The error to raise when no candidate opened: the most specific one that is still true."""
+    model_errors = [
+        e for e in errors if isinstance(e, ModelError) and not isinstance(e, ModelIncompatible)
+    ]
+    if errors and len(model_errors) == len(errors):
+        final: EdgeInferError = model_errors[
+            0
+        ]  # the file itself is bad, whichever backend reads it
+    elif errors and all(isinstance(e, BackendUnavailable) for e in errors):
+        final = errors[0]
+    elif not errors and attempts and all(a.error == "BackendUnavailable" for a in attempts):
+        first = next((a for a in attempts if a.hint), attempts[0])
+        final = BackendUnavailable(first.backend, first.reason, first.hint)
+    else:
+        final = NoBackendAvailable("no backend could open the model:", attempts)
+    final.attempts = tuple(attempts)  # type: ignore[attr-defined]
+    return final
+
+
+def load(
+    path: str | Path | Sequence[str | Path],
+    device: str | Sequence[str] = "auto",
+    *,
+    backend: str | Sequence[str] | None = None,
+    fallback: bool = True,
+    threads: int | None = None,
+    precision: str | None = None,
+    float_io: bool = False,
+    warmup: int = 1,
+    options: Mapping[str, Any] | None = None,
+) -> Model:
+    """Open a model on the best backend and device this machine really has.
+
+    ``path``: a model file, a folder of variants of one model, or a list of files in preference
+    order. ``device``: ``"auto"``, ``"cpu"``, ``"gpu"``, ``"gpu:1"``, ``"npu"``, ``"edgetpu"``,
+    ``"edgetpu:usb:0"``..., or a list of these as a chain; an explicit device never silently
+    becomes another. ``backend``: pin one backend name or a chain of them. ``fallback=False`` makes
+    the first candidate's failure an error. ``threads``: intra-op threads. ``precision``:
+    ``"fp32"``,
+    ``"fp16"``, ``"bf16"``, ``"int8"`` where the backend can convert, ``None`` for its default.
+    ``float_io``: quantised models take and return float32. ``warmup``: zero-input runs at load,
+    which also prove the backend works. ``options``: per-backend options, ``{name: {...}}``.
+
+    Raises ``FileNotFoundError``, ``ConfigurationError``, ``ModelError``, ``BackendUnavailable``
+    or ``NoBackendAvailable`` (whose ``attempts`` say what each candidate did).
+    """
+    _check_arguments(threads, precision, warmup)
+    chain = parse_device_chain(device)
+    pins = _backend_pins(backend)
+    per_backend = _split_options(options, pins)
+    files = resolve_model_files(path)
+    candidates, attempts = plan(files, expand_devices(chain, detected_devices()), pins)
+    errors: list[EdgeInferError] = []
+    for position, candidate in enumerate(candidates):
+        open_options = OpenOptions(
+            threads, precision, bool(float_io), per_backend.get(candidate.backend, {})
+        )
+        started = time.perf_counter()
+        try:
+            instance, note = _open(candidate, open_options, warmup)
+        except (ConfigurationError, FileNotFoundError):
+            raise
+        except Exception as error:
+            if not isinstance(error, EdgeInferError):  # a backend bug: still a failed candidate
+                wrapped = InferenceError(f"{type(error).__name__}: {error}")
+                wrapped.__cause__ = error
+                error = wrapped
+            attempts.append(candidate.failed(error, time.perf_counter() - started))
+            errors.append(error)
+            _log.info("edgeinfer: %s", attempts[-1].describe())
+            if not fallback:
+                error.attempts = tuple(attempts)  # type: ignore[attr-defined]
+                raise error
+            continue
+        seconds = time.perf_counter() - started
+        attempts.append(
+            candidate.attempt(True, f"opened in {seconds * 1e3:.1f} ms", seconds=seconds)
+        )
+        if errors:
+            _log.warning(
+                "edgeinfer: %s on %s serves %s after %d candidate(s) failed to open; "
+                "see Model.explain()",
+                candidate.backend,
+                candidate.device.id,
+                candidate.file.name,
+                len(errors),
+            )
+        notes = [note] if note else []
+        return Model(instance, candidate, attempts, candidates[position + 1 :], notes)
+    raise _final_error(attempts, errors)
