@@ -7,6 +7,10 @@ Importing edgeinfer imports no runtime: each backend imports its own when a mode
 
 from __future__ import annotations
 
+# The subpackage edgeinfer.backends is imported first (its __init__ is empty and imports no
+# runtime) so that importing a backend module later can never rebind ``edgeinfer.backends``:
+# the name stays the function below.
+from . import backends as _backends_package  # noqa: F401
 from ._backend import Backend, OpenOptions
 from ._detect import devices
 from ._device import DeviceRequest

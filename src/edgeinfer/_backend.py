@@ -82,6 +82,11 @@ class Backend(ABC):
         """The device this instance really runs on, as a device string (``"cpu"``, ``"gpu:0"``)."""
         return "cpu"
 
+    def dim_names(self) -> Mapping[str, tuple[str | None, ...]]:
+        """Names of the inputs' dynamic dimensions, where the model has them (``{"x": ("batch",
+        None)}``). Optional: a name shared by several inputs must get one size in a call."""
+        return {}
+
     def details(self) -> Mapping[str, str]:
         """What really runs, for ``Model.explain()``: runtime version, providers, precision..."""
         return {}

@@ -59,11 +59,13 @@ def parse_device(text: str) -> DeviceRequest | None:
     normalised = text.strip().lower()
     if normalised == "auto":
         return None
-    kind, _, rest = normalised.partition(":")
+    kind, colon, rest = normalised.partition(":")
     if kind not in DEVICE_KINDS:
         raise ConfigurationError(f"unknown device {text!r}; {_GRAMMAR}")
-    if not rest:
+    if not colon:
         return DeviceRequest(kind)
+    if not rest:
+        raise ConfigurationError(f"bad device {text!r}: nothing after ':'; {_GRAMMAR}")
     parts = rest.split(":")
     if kind == "edgetpu":
         bus = None
@@ -77,7 +79,10 @@ def parse_device(text: str) -> DeviceRequest | None:
         return DeviceRequest(kind, index, bus)
     if len(parts) != 1:
         raise ConfigurationError(f"bad device {text!r}; {_GRAMMAR}")
-    return DeviceRequest(kind, _parse_index(parts[0], text))
+    index = _parse_index(parts[0], text)
+    if kind == "cpu" and index != 0:
+        raise ConfigurationError(f"bad device {text!r}: there is one CPU device; {_GRAMMAR}")
+    return DeviceRequest(kind, index)
 
 
 def parse_device_chain(device: str | Sequence[str]) -> tuple[DeviceRequest | None, ...]:

@@ -66,19 +66,46 @@ class _Check:
         return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
+def _shared_symbols(
+    symbols: Mapping[str, Sequence[str | None]],
+) -> tuple[tuple[str, tuple[tuple[str, int], ...]], ...]:
+    """Dynamic dimensions named alike in several places: ``(symbol, ((input, axis), ...))``."""
+    places: dict[str, list[tuple[str, int]]] = {}
+    for name, dims in symbols.items():
+        for axis, symbol in enumerate(dims):
+            if symbol:
+                places.setdefault(symbol, []).append((name, axis))
+    return tuple((symbol, tuple(where)) for symbol, where in places.items() if len(where) > 1)
+
+
 class InputChecker:
-    """Turn the forms ``Model.run`` accepts (dict, sequence, one array) into checked feeds."""
+    """Turn the forms ``Model.run`` accepts (dict, sequence, one array) into checked feeds.
 
-    __slots__ = ("_by_name", "_checks", "_names")
+    ``symbols`` optionally names each input's dynamic dimensions (``{"a": ("batch", None)}``); a
+    name shared by several dimensions must then get one size in a call.
+    """
 
-    def __init__(self, specs: Sequence[TensorSpec]) -> None:
+    __slots__ = ("_by_name", "_checks", "_names", "_shared")
+
+    def __init__(
+        self,
+        specs: Sequence[TensorSpec],
+        symbols: Mapping[str, Sequence[str | None]] | None = None,
+    ) -> None:
         self._checks = tuple(_Check(spec) for spec in specs)
         self._by_name = {check.name: check for check in self._checks}
         self._names = tuple(self._by_name)
+        self._shared = _shared_symbols(symbols or {})
 
     def __call__(self, inputs: Any) -> dict[str, np.ndarray]:
+        feeds = self._feeds(inputs)
+        if self._shared:
+            self._check_shared(feeds)
+        return feeds
+
+    def _feeds(self, inputs: Any) -> dict[str, np.ndarray]:
         checks = self._checks
-        if isinstance(inputs, Mapping):
+        if type(inputs) is dict or isinstance(inputs, Mapping):
             if len(inputs) != len(checks) or any(name not in inputs for name in self._names):
                 self._raise_names(inputs)
             return {check.name: check(inputs[check.name]) for check in checks}
@@ -100,6 +127,18 @@ class InputChecker:
             f"inputs must be a dict of name -> array, a sequence of arrays in input order, or one "
             f"array for a one-input model; got {type(inputs).__name__}"
         )
+
+    def _check_shared(self, feeds: Mapping[str, np.ndarray]) -> None:
+        for symbol, places in self._shared:
+            sizes = [feeds[name].shape[axis] for name, axis in places if axis < feeds[name].ndim]
+            if len(set(sizes)) > 1:
+                where = ", ".join(
+                    f"{name!r} dimension {axis} = {size}"
+                    for (name, axis), size in zip(places, sizes, strict=False)
+                )
+                raise InvalidInput(
+                    f"dynamic dimension {symbol!r} must have one size in a call, got {where}"
+                )
 
     def _listing(self) -> str:
         return ", ".join(str(check.spec) for check in self._checks) or "none"

@@ -44,7 +44,7 @@ class Model:
         self._notes = tuple(notes)
         self._inputs = backend.inputs
         self._outputs = backend.outputs
-        self._check = InputChecker(self._inputs)
+        self._check = InputChecker(self._inputs, backend.dim_names())
         self._close_lock = threading.Lock()
 
     # --- what runs, where -------------------------------------------------------------------

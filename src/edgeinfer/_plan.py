@@ -106,6 +106,9 @@ def plan(
                     skipped.append(candidate.failed(error))
                     continue
                 if fmt not in cls.formats or device.kind not in cls.devices:
+                    if pins:  # the user asked for it by name: say why it is not used
+                        reason = f"{name} does not run {fmt} models on {device.kind}"
+                        skipped.append(candidate.attempt(False, reason))
                     continue
                 readers += 1
                 availability = cls.availability()

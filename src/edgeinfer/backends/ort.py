@@ -72,6 +72,14 @@ _OPEN_ERRORS: dict[str, type[EdgeInferError]] = {
     "DeviceReset": DeviceError,
     "ModelRequiresCompilation": ModelIncompatible,
 }
+# Messages of ``Fail`` that mean "a valid model this build cannot run", not "a broken file".
+_UNSUPPORTED_MARKERS = (
+    "is not a registered function/op",
+    "ValidateOpsetForDomain",
+    "is under development",
+    "NOT_IMPLEMENTED",
+    "Could not find an implementation",
+)
 _RUN_ERRORS: dict[str, type[EdgeInferError]] = {
     "InvalidArgument": InvalidInput,
     "EPFail": DeviceError,
@@ -87,8 +95,11 @@ def _opening(path: Path) -> Iterator[None]:
     except EdgeInferError:
         raise
     except Exception as error:
+        message = str(error).strip()
         kind = _OPEN_ERRORS.get(type(error).__name__, ModelError)
-        raise kind(f"onnxruntime cannot open {path.name}: {str(error).strip()}") from error
+        if kind is ModelError and any(marker in message for marker in _UNSUPPORTED_MARKERS):
+            kind = ModelIncompatible  # valid ONNX that this onnxruntime cannot run
+        raise kind(f"onnxruntime cannot open {path.name}: {message}") from error
 
 
 def _run_error(error: Exception, path: Path) -> EdgeInferError:
@@ -151,6 +162,10 @@ class OnnxRuntimeBackend(Backend):
         self._inputs = tuple(_spec(arg) for arg in session.get_inputs())
         self._outputs = tuple(_spec(arg) for arg in session.get_outputs())
         self._output_names = [spec.name for spec in self._outputs]
+        self._dim_names = {
+            arg.name: tuple(d if isinstance(d, str) and d else None for d in arg.shape or ())
+            for arg in session.get_inputs()
+        }
 
     @classmethod
     def availability(cls) -> Availability:
@@ -199,8 +214,6 @@ class OnnxRuntimeBackend(Backend):
     ) -> list[tuple[str, dict[str, str]]]:
         compiled_in = ort.get_available_providers()
         names = list(extra.get("providers") or PROVIDERS_BY_DEVICE[device.kind])
-        if device.kind == "cpu" and device.index not in (None, 0):
-            raise DeviceError(f"there is one CPU device, 'cpu'; got {device.id!r}")
         chosen = next((name for name in names if name in compiled_in), None)
         if chosen is None:
             raise BackendUnavailable(
@@ -246,6 +259,9 @@ class OnnxRuntimeBackend(Backend):
     @property
     def device(self) -> str:
         return self._device
+
+    def dim_names(self) -> Mapping[str, tuple[str | None, ...]]:
+        return self._dim_names
 
     def details(self) -> Mapping[str, str]:
         session = self._session

@@ -1,0 +1,202 @@
+"""Per-call overhead of ``Model.run`` over a raw ``onnxruntime.InferenceSession.run``.
+
+Both run the same file with the same SessionOptions (one intra-op thread, CPU provider) on the same
+input array object, in one process, interleaved: each round times a short block of calls of each
+arm, the order cycling through every permutation, so that clock-frequency changes and other drift
+hit all arms equally. Reports the median per-call time of each arm, the ratio of the medians
+(edgeinfer / raw), the spread of the per-round ratio (IQR) and a 95% bootstrap interval.
+
+A third arm calls edgeinfer's own InferenceSession directly. Against it, Model.run's ratio is the
+wrapper's cost alone; against the raw session it shows how much two sessions of one file differ
+by themselves (memory placement), which is the noise floor of the headline ratio.
+
+Targets: ratio <= 1.15 on the one-op model, <= 1.03 on MobileNetV2. Always exits 0.
+
+    python benchmarks/bench_run_overhead.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _common import (
+    CPU_PROVIDER,
+    MOBILENET,
+    ONE_OP,
+    bootstrap_ratio_ci,
+    build_models,
+    environment,
+    example_input,
+    format_duration,
+    iqr,
+    raw_session_options,
+    result_line,
+    settings_difference,
+    time_calls,
+    timer_overhead_ns,
+    verdict,
+)
+
+BENCH = "run_overhead"
+TARGETS = {ONE_OP: 1.15, MOBILENET: 1.03}
+THREADS = 1
+EDGE, RAW, SAME = "edgeinfer", "raw", "same"
+LABELS = {
+    EDGE: "edgeinfer Model.run(x)",
+    RAW: "raw session.run(None, feeds)",
+    SAME: "edgeinfer's own session, raw call",
+}
+Arm = tuple[Any, tuple[Any, ...]]  # a callable and its arguments
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How one model is measured: calls per arm per round, and seconds of rounds."""
+
+    block: int
+    seconds: float
+    quick_seconds: float
+    min_rounds: int = 24
+
+
+BUDGETS = {ONE_OP: Budget(200, 12.0, 1.2), MOBILENET: Budget(4, 30.0, 3.0)}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One model's figures, in ns per call after the timer's own cost."""
+
+    name: str
+    rounds: int
+    calls: int
+    medians: dict[str, float]  # over every call of the arm
+    per_round: dict[str, np.ndarray]  # each round's median
+
+    def ratio(self, top: str, bottom: str) -> float:
+        return self.medians[top] / self.medians[bottom]
+
+    def spread(self, top: str, bottom: str) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The per-round ratio's IQR, and the ratio's 95% bootstrap interval over rounds."""
+        a, b = self.per_round[top], self.per_round[bottom]
+        return iqr(a / b), bootstrap_ratio_ci(a, b)
+
+
+def _open_arms(name: str, path: Path) -> tuple[Any, dict[str, Arm]]:
+    """The edgeinfer model and every arm; checks that the sessions' settings are identical."""
+    import onnxruntime as ort
+
+    import edgeinfer
+
+    model = edgeinfer.load(path, backend="onnxruntime", device="cpu", threads=THREADS)
+    raw = ort.InferenceSession(
+        str(path), sess_options=raw_session_options(ort, THREADS), providers=[CPU_PROVIDER]
+    )
+    x = example_input(name)
+    feeds = {model.inputs[0].name: x}  # the same array object on every arm
+    arms: dict[str, Arm] = {EDGE: (model.run, (x,)), RAW: (raw.run, (None, feeds))}
+    own = getattr(getattr(model, "_backend", None), "_session", None)
+    if own is None:
+        print("  note: edgeinfer's session is out of reach (internals moved): no same-session arm")
+        return model, arms
+    arms[SAME] = (own.run, (None, feeds))
+    differences = settings_difference(own, raw)
+    if differences:
+        print("  WARNING: the two sessions differ, the comparison is not like for like:")
+        for line in differences:
+            print(f"    {line}")
+    else:
+        print("  settings: identical SessionOptions and providers in both sessions")
+    edge_out = next(iter(model.run(x).values()))
+    if not np.array_equal(edge_out, raw.run(None, feeds)[0]):
+        print("  WARNING: edgeinfer and raw onnxruntime outputs differ")
+    return model, arms
+
+
+def measure(name: str, path: Path, quick: bool, timer_ns: float) -> Outcome:
+    """Interleave timed blocks of every arm on model ``name`` until its time budget is spent."""
+    budget = BUDGETS[name]
+    model, arms = _open_arms(name, path)
+    for function, args in arms.values():
+        time_calls(function, args, max(3, budget.block))  # warm-up
+    orders = itertools.cycle(itertools.permutations(arms))
+    every: dict[str, list[int]] = {arm: [] for arm in arms}
+    per_round: dict[str, list[float]] = {arm: [] for arm in arms}
+    deadline = time.perf_counter() + (budget.quick_seconds if quick else budget.seconds)
+    rounds = 0
+    while rounds < budget.min_rounds or time.perf_counter() < deadline:
+        for arm in next(orders):
+            function, args = arms[arm]
+            durations = time_calls(function, args, budget.block)
+            every[arm].extend(durations)
+            per_round[arm].append(float(np.median(durations)) - timer_ns)
+        rounds += 1
+    model.close()
+    return Outcome(
+        name=name,
+        rounds=rounds,
+        calls=rounds * budget.block,
+        medians={arm: float(np.median(values)) - timer_ns for arm, values in every.items()},
+        per_round={arm: np.asarray(values) for arm, values in per_round.items()},
+    )
+
+
+def _ratio_line(outcome: Outcome, top: str, bottom: str, label: str, target: float | None) -> str:
+    ratio = outcome.ratio(top, bottom)
+    (low, high), (ci_low, ci_high) = outcome.spread(top, bottom)
+    text = (
+        f"  {label:<34} {ratio:.3f}  (per-round IQR {low:.3f}-{high:.3f}, "
+        f"95% CI {ci_low:.3f}-{ci_high:.3f})"
+    )
+    if target is not None:
+        text += f"  target <= {target:g}: {verdict(ratio, target)}"
+    return text
+
+
+def report(outcome: Outcome) -> None:
+    """Print one model's figures, its verdict and its RESULT line."""
+    target = TARGETS[outcome.name]
+    medians = outcome.medians
+    print(f"  {outcome.rounds} rounds, {outcome.calls} calls per arm; median per call:")
+    for arm, median in medians.items():
+        print(f"    {LABELS[arm]:<36} {format_duration(median):>10}")
+    overhead = medians[EDGE] - medians[RAW]
+    print(f"    {'edgeinfer - raw':<36} {format_duration(overhead):>10}")
+    print(_ratio_line(outcome, EDGE, RAW, "ratio edgeinfer/raw", target))
+    detail = f"edgeinfer {format_duration(medians[EDGE])}, raw {format_duration(medians[RAW])}"
+    (low, high), _ = outcome.spread(EDGE, RAW)
+    detail += f", IQR {low:.3f}-{high:.3f}"
+    if SAME in medians:
+        print(_ratio_line(outcome, EDGE, SAME, "wrapper only (same session)", target))
+        print(_ratio_line(outcome, SAME, RAW, "session vs session (noise floor)", None))
+        detail += f"; same-session {outcome.ratio(EDGE, SAME):.3f}"
+        detail += f"; session-vs-session {outcome.ratio(SAME, RAW):.3f}"
+    print(result_line(BENCH, outcome.name, outcome.ratio(EDGE, RAW), target, detail))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; always returns 0 (targets are reported, not asserted)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="about 5 s instead of about 45 s")
+    args = parser.parse_args(argv)
+    print(f"Model.run overhead vs raw InferenceSession.run ({environment()})")
+    print(f"threads={THREADS} on every session; time.perf_counter_ns per call; quick={args.quick}")
+    timer_ns = timer_overhead_ns()
+    print(f"timer cost {timer_ns:.0f} ns per call, subtracted from every figure")
+    with tempfile.TemporaryDirectory(prefix="edgeinfer-bench-") as folder:
+        paths = build_models(Path(folder))
+        for name in (ONE_OP, MOBILENET):
+            print(f"\n[{name}] {paths[name].name}")
+            report(measure(name, paths[name], args.quick, timer_ns))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

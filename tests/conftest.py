@@ -1,0 +1,82 @@
+"""Shared fixtures: real ONNX models built once per session, and the backend/hardware markers."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import edgeinfer
+from edgeinfer import _registry
+
+HAVE_ONNX = importlib.util.find_spec("onnx") is not None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``backend(name)`` tests with the detector's own reason when that backend is unusable."""
+    infos = {info.name: info for info in edgeinfer.backends()}
+    for item in items:
+        for marker in item.iter_markers("backend"):
+            name = marker.args[0]
+            info = infos.get(name)
+            if info is None:
+                item.add_marker(pytest.mark.skip(reason=f"backend {name!r} is not registered"))
+            elif not info.available:
+                item.add_marker(pytest.mark.skip(reason=f"{name}: {info.reason} ({info.hint})"))
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+def _build(model_dir: Path, name: str) -> Path:
+    if not HAVE_ONNX:
+        pytest.skip("the onnx package builds the test models: pip install 'edgeinfer[test]'")
+    import onnx_models
+
+    path = model_dir / f"{name}.onnx"
+    if not path.exists():
+        onnx_models.ALL_BUILDERS[name](path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def one_op(model_dir: Path) -> Path:
+    return _build(model_dir, "one_op")
+
+
+@pytest.fixture(scope="session")
+def mobilenet(model_dir: Path) -> Path:
+    return _build(model_dir, "mobilenet_v2")
+
+
+@pytest.fixture(scope="session")
+def multi_io(model_dir: Path) -> Path:
+    return _build(model_dir, "multi_io")
+
+
+@pytest.fixture(scope="session")
+def dynamic_batch(model_dir: Path) -> Path:
+    return _build(model_dir, "dynamic_batch")
+
+
+@pytest.fixture(scope="session")
+def dynamic_dims(model_dir: Path) -> Path:
+    return _build(model_dir, "dynamic_dims")
+
+
+@pytest.fixture
+def clean_registry() -> Iterator[None]:
+    """Undo every ``register_backend`` a test makes."""
+    before = dict(_registry._entries)
+    yield
+    for name in list(_registry._entries):
+        if name not in before or _registry._entries[name] != before[name]:
+            _registry.unregister_backend(name)
+    _registry._entries.update(before)

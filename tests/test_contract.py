@@ -1,0 +1,222 @@
+"""The Backend contract, checked on every real backend with real models.
+
+A new backend joins by adding its name to ``BACKENDS`` and a way to build each workload in its
+format to ``build_workload``. Tests skip with the backend's own reason where it is unavailable.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import edgeinfer
+from edgeinfer import InvalidInput, TensorSpec
+
+BACKENDS = ["onnxruntime"]
+WORKLOADS = ["one_op", "mobilenet_v2", "multi_io", "dynamic_batch"]
+
+
+def build_workload(backend: str, workload: str, model_dir: Path) -> Path:
+    """The model file of ``workload`` in the format ``backend`` reads."""
+    import onnx_models
+
+    if backend == "onnxruntime":
+        path = model_dir / f"{workload}.onnx"
+        if not path.exists():
+            onnx_models.ALL_BUILDERS[workload](path)
+        return path
+    raise AssertionError(f"no workload builder for backend {backend!r}")
+
+
+def random_inputs(specs: tuple[TensorSpec, ...], seed: int = 0, batch: int = 1) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for spec in specs:
+        shape = tuple(batch if d is None else d for d in spec.shape or ())
+        if spec.dtype == np.bool_:
+            arrays.append(rng.random(shape) > 0.5)
+        elif spec.dtype.kind in "iu":
+            arrays.append(rng.integers(0, 100, shape).astype(spec.dtype))
+        else:
+            arrays.append(rng.standard_normal(shape).astype(spec.dtype))
+    return arrays
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    info = {i.name: i for i in edgeinfer.backends()}[name]
+    if not info.available:
+        pytest.skip(f"{name}: {info.reason} ({info.hint})")
+    return name
+
+
+@pytest.fixture(params=WORKLOADS)
+def loaded(
+    request: pytest.FixtureRequest, backend: str, model_dir: Path
+) -> Iterator[edgeinfer.Model]:
+    path = build_workload(backend, request.param, model_dir)
+    with edgeinfer.load(path, device="cpu", backend=backend) as model:
+        yield model
+
+
+def test_specs_are_well_formed(loaded: edgeinfer.Model) -> None:
+    for spec in loaded.inputs + loaded.outputs:
+        assert isinstance(spec, TensorSpec)
+        assert isinstance(spec.dtype, np.dtype)
+        assert spec.shape is None or all(
+            d is None or (isinstance(d, int) and d >= 0) for d in spec.shape
+        )
+        json.dumps(spec.to_dict())
+    names = [spec.name for spec in loaded.inputs + loaded.outputs]
+    assert len(names) == len(set(names))
+
+
+def test_run_returns_every_output_in_order_with_spec_dtype_and_shape(
+    loaded: edgeinfer.Model,
+) -> None:
+    result = loaded.run(random_inputs(loaded.inputs))
+    assert list(result) == [spec.name for spec in loaded.outputs]
+    for spec in loaded.outputs:
+        array = result[spec.name]
+        assert isinstance(array, np.ndarray)
+        assert array.dtype == spec.dtype, spec.name
+        if spec.shape is not None:
+            assert array.ndim == len(spec.shape)
+            for got, want in zip(array.shape, spec.shape, strict=True):
+                assert want is None or got == want, spec.name
+
+
+def test_dict_sequence_and_call_forms_agree(loaded: edgeinfer.Model) -> None:
+    arrays = random_inputs(loaded.inputs, seed=1)
+    by_sequence = loaded.run(arrays)
+    by_name = loaded.run({spec.name: a for spec, a in zip(loaded.inputs, arrays, strict=True)})
+    by_call = loaded(arrays if len(arrays) > 1 else arrays[0])
+    for name in by_sequence:
+        np.testing.assert_array_equal(by_sequence[name], by_name[name])
+        np.testing.assert_array_equal(by_sequence[name], by_call[name])
+
+
+def test_outputs_are_not_overwritten_by_the_next_call(loaded: edgeinfer.Model) -> None:
+    first = loaded.run(random_inputs(loaded.inputs, seed=2))
+    kept = {name: array.copy() for name, array in first.items()}
+    loaded.run(random_inputs(loaded.inputs, seed=3))
+    for name, array in first.items():
+        np.testing.assert_array_equal(array, kept[name])
+
+
+def test_non_contiguous_inputs_give_the_same_result(loaded: edgeinfer.Model) -> None:
+    arrays = random_inputs(loaded.inputs, seed=4)
+    strided = []
+    for array in arrays:
+        padded = np.zeros((*array.shape, 2), dtype=array.dtype)
+        padded[..., 0] = array
+        strided.append(padded[..., 0])  # same values, every other element in memory
+    assert all(not a.flags.c_contiguous for a in strided if a.size > 1)
+    expected = loaded.run(arrays)
+    got = loaded.run(strided)
+    for name in expected:
+        np.testing.assert_array_equal(got[name], expected[name])
+
+
+def test_wrong_dtype_is_invalid_input_naming_the_input(loaded: edgeinfer.Model) -> None:
+    arrays = random_inputs(loaded.inputs)
+    spec = loaded.inputs[0]
+    wrong = np.int16 if spec.dtype != np.int16 else np.float32
+    arrays[0] = arrays[0].astype(wrong)
+    with pytest.raises(InvalidInput, match=repr(spec.name)):
+        loaded.run(arrays)
+
+
+def test_concurrent_calls_from_threads_are_correct(loaded: edgeinfer.Model) -> None:
+    inputs = [random_inputs(loaded.inputs, seed=s) for s in range(4)]
+    expected = [loaded.run(x) for x in inputs]
+    failures: list[str] = []
+
+    def worker(index: int) -> None:
+        for _ in range(10):
+            result = loaded.run(inputs[index])
+            for name, array in result.items():
+                if not np.array_equal(array, expected[index][name]):
+                    failures.append(f"thread {index} output {name}")
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures
+
+
+def test_explain_names_backend_device_and_specs(loaded: edgeinfer.Model) -> None:
+    text = loaded.explain()
+    assert loaded.backend in text
+    assert f"on {loaded.device}" in text
+    assert loaded.inputs[0].name in text
+    assert loaded.attempts[-1].ok
+
+
+def test_close_is_idempotent(backend: str, model_dir: Path) -> None:
+    model = edgeinfer.load(build_workload(backend, "one_op", model_dir), backend=backend)
+    model.close()
+    model.close()
+    with pytest.raises(edgeinfer.InferenceError, match="closed"):
+        model.run(np.zeros((1, 16), np.float32))
+
+
+def test_availability_is_cheap_and_serialisable(backend: str) -> None:
+    from edgeinfer._registry import backend_class
+
+    cls = backend_class(backend)
+    availability = cls.availability()
+    assert availability.available
+    json.dumps(availability.to_dict())
+    assert cls.availability() is availability  # cached
+
+
+def test_relu_matches_numpy(backend: str, model_dir: Path) -> None:
+    with edgeinfer.load(build_workload(backend, "one_op", model_dir), backend=backend) as model:
+        x = np.linspace(-4, 4, 16, dtype=np.float32).reshape(1, 16)
+        np.testing.assert_array_equal(model.run(x)["y"], np.maximum(x, 0))
+
+
+def test_mixed_dtype_model_computes_what_it_says(backend: str, model_dir: Path) -> None:
+    path = build_workload(backend, "multi_io", model_dir)
+    with edgeinfer.load(path, backend=backend) as model:
+        image = np.arange(48, dtype=np.float32).reshape(1, 3, 4, 4)
+        mask = np.array([[True, False, True, False]])
+        ids = np.array([[5, 6, 7, 8]], dtype=np.int64)
+        scale = np.array([1.5], dtype=np.float16)
+        out = model.run({"image": image, "mask": mask, "ids": ids, "scale": scale})
+    np.testing.assert_allclose(out["pooled"], image.mean(axis=(2, 3)))
+    np.testing.assert_array_equal(out["masked_ids"], [[5, 0, 7, 0]])
+    np.testing.assert_array_equal(out["scaled"], np.array([3.0], np.float16))
+    np.testing.assert_array_equal(out["any_set"], [True])
+
+
+def test_dynamic_batch_rows_match_single_runs(backend: str, model_dir: Path) -> None:
+    path = build_workload(backend, "dynamic_batch", model_dir)
+    with edgeinfer.load(path, backend=backend) as model:
+        assert model.inputs[0].shape == (None, 8)
+        batch = np.random.default_rng(5).standard_normal((3, 8)).astype(np.float32)
+        together = model.run(batch)["y"]
+        assert together.shape == (3, 4)
+        for row in range(3):
+            alone = model.run(batch[row : row + 1])["y"]
+            np.testing.assert_allclose(together[row : row + 1], alone, rtol=1e-5, atol=1e-6)
+
+
+def test_mobilenet_is_deterministic_and_sensible(backend: str, model_dir: Path) -> None:
+    path = build_workload(backend, "mobilenet_v2", model_dir)
+    with edgeinfer.load(path, backend=backend, threads=1) as model:
+        image = np.random.default_rng(6).standard_normal((1, 3, 224, 224)).astype(np.float32)
+        first, second = model.run(image)["logits"], model.run(image)["logits"]
+    np.testing.assert_array_equal(first, second)
+    assert first.shape == (1, 1000)
+    assert np.isfinite(first).all()
+    assert 0.1 < float(first.std()) < 1000  # He-initialised: activations neither vanish nor blow up

@@ -1,0 +1,261 @@
+"""ONNX Runtime backend specifics: providers, options, error translation, untrusted files."""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import edgeinfer
+from edgeinfer import (
+    BackendUnavailable,
+    ConfigurationError,
+    DeviceError,
+    InferenceError,
+    InvalidInput,
+    ModelError,
+    ModelIncompatible,
+    NoBackendAvailable,
+)
+
+pytestmark = pytest.mark.backend("onnxruntime")
+onnx = pytest.importorskip("onnx")
+helper = onnx.helper
+
+
+def save_graph(
+    path: Path,
+    nodes: list,
+    inputs: list,
+    outputs: list,
+    *,
+    opset: int = 17,
+    domains: tuple[str, ...] = (),
+) -> Path:
+    graph = helper.make_graph(nodes, "g", inputs, outputs)
+    opsets = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, 1) for d in domains]
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 8
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def value(name: str, elem: int, shape: list | None) -> object:
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+FLOAT, INT64 = onnx.TensorProto.FLOAT, onnx.TensorProto.INT64
+
+
+def test_shared_dynamic_dimension_mismatch_is_invalid_input(tmp_path: Path) -> None:
+    path = save_graph(
+        tmp_path / "add.onnx",
+        [helper.make_node("Add", ["a", "b"], ["y"])],
+        [value("a", FLOAT, ["n"]), value("b", FLOAT, ["n"])],
+        [value("y", FLOAT, ["n"])],
+    )
+    with edgeinfer.load(path, backend="onnxruntime", warmup=0) as model:
+        np.testing.assert_array_equal(model.run([np.ones(3, np.float32)] * 2)["y"], [2, 2, 2])
+        with pytest.raises(InvalidInput, match="dynamic dimension 'n' must have one size"):
+            model.run([np.ones(3, np.float32), np.ones(2, np.float32)])
+
+
+def test_failure_while_running_is_inference_error_with_native_cause(tmp_path: Path) -> None:
+    path = save_graph(
+        tmp_path / "reshape.onnx",
+        [helper.make_node("Reshape", ["x", "s"], ["y"])],
+        [value("x", FLOAT, [4]), value("s", INT64, [2])],
+        [value("y", FLOAT, None)],
+    )
+    with edgeinfer.load(path, backend="onnxruntime", warmup=0) as model:
+        np.testing.assert_array_equal(
+            model.run([np.arange(4, dtype=np.float32), np.array([2, 2])])["y"], [[0, 1], [2, 3]]
+        )
+        with pytest.raises(InferenceError, match="cannot be reshaped") as info:
+            model.run([np.zeros(4, np.float32), np.array([3, 3])])
+    assert info.value.__cause__ is not None
+    assert type(info.value.__cause__).__module__.startswith("onnxruntime")
+
+
+def test_op_this_build_lacks_is_model_incompatible(tmp_path: Path) -> None:
+    path = save_graph(
+        tmp_path / "custom.onnx",
+        [helper.make_node("Foo", ["x"], ["y"], domain="com.example")],
+        [value("x", FLOAT, [1])],
+        [value("y", FLOAT, [1])],
+        domains=("com.example",),
+    )
+    with pytest.raises(NoBackendAvailable) as info:
+        edgeinfer.load(path, backend="onnxruntime")
+    assert info.value.attempts[0].error == "ModelIncompatible"
+    assert "not a registered function/op" in info.value.attempts[0].reason
+
+
+def test_invalid_graph_is_model_error_with_runtime_message_chained(tmp_path: Path) -> None:
+    path = save_graph(
+        tmp_path / "bad.onnx",
+        [helper.make_node("NotARealOp", ["x"], ["y"])],
+        [value("x", FLOAT, [1])],
+        [value("y", FLOAT, [1])],
+    )
+    with pytest.raises(ModelError, match="NotARealOp") as info:
+        edgeinfer.load(path, backend="onnxruntime")
+    assert not isinstance(info.value, ModelIncompatible)
+    assert "INVALID_GRAPH" in str(info.value.__cause__)
+
+
+def test_dropped_accelerator_provider_fails_the_candidate(
+    one_op: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """onnxruntime lists CUDA but the session silently runs on the CPU: that must not pass."""
+    import onnxruntime
+
+    monkeypatch.setattr(
+        onnxruntime,
+        "get_available_providers",
+        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    )
+    with (
+        pytest.warns(UserWarning, match="CUDAExecutionProvider"),
+        pytest.raises(DeviceError, match="without CUDAExecutionProvider"),
+    ):
+        edgeinfer.load(one_op, device="gpu", backend="onnxruntime", fallback=False)
+
+
+def test_gpu_without_provider_is_backend_unavailable_with_hint(one_op: Path) -> None:
+    import onnxruntime
+
+    if set(onnxruntime.get_available_providers()) & {
+        "CUDAExecutionProvider",
+        "DmlExecutionProvider",
+    }:
+        pytest.skip("this onnxruntime build has a GPU provider")
+    with pytest.raises(BackendUnavailable, match="no execution provider for gpu") as info:
+        edgeinfer.load(one_op, device="gpu")
+    assert info.value.hint is not None
+    assert "onnxruntime-gpu" in info.value.hint
+
+
+def test_auto_on_this_machine_opens_on_cpu_and_explains(mobilenet: Path) -> None:
+    with edgeinfer.load(mobilenet) as model:
+        assert model.backend == "onnxruntime"
+        text = model.explain()
+    assert "providers: " in text
+    assert model.attempts[-1].ok
+
+
+def test_threads_and_session_options_reach_the_session(one_op: Path) -> None:
+    options = {
+        "session_options": {"inter_op_num_threads": 1, "enable_mem_pattern": False},
+        "session_config": {"session.intra_op.allow_spinning": "0"},
+    }
+    with edgeinfer.load(one_op, backend="onnxruntime", threads=2, options=options) as model:
+        session = model._backend._session  # type: ignore[union-attr]
+        applied = session.get_session_options()
+        assert applied.intra_op_num_threads == 2
+        assert applied.enable_mem_pattern is False
+        assert applied.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+        assert "threads: 2" in model.explain()
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"nope": 1}, "unknown onnxruntime option"),
+        ({"session_options": {"not_an_attribute": 1}}, "no attribute 'not_an_attribute'"),
+        ({"session_options": {"intra_op_num_threads": "many"}}, "intra_op_num_threads"),
+    ],
+)
+def test_bad_options_are_configuration_errors(one_op: Path, options: dict, match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        edgeinfer.load(one_op, backend="onnxruntime", options=options)
+
+
+def test_precision_onnxruntime_cannot_give_is_a_failed_candidate(one_op: Path) -> None:
+    with pytest.raises(NoBackendAvailable, match="cannot convert to fp16"):
+        edgeinfer.load(one_op, backend="onnxruntime", precision="fp16")
+    with edgeinfer.load(one_op, backend="onnxruntime", precision="fp32") as model:
+        assert model.backend == "onnxruntime"
+
+
+def test_missing_onnxruntime_gives_the_pip_hint(
+    one_op: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from edgeinfer.backends import ort
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "onnxruntime" else real_find_spec(name, *a),
+    )
+    ort._availability.cache_clear()
+    try:
+        with pytest.raises(BackendUnavailable, match="onnxruntime is not installed") as info:
+            edgeinfer.load(one_op)
+        assert info.value.hint == "pip install 'edgeinfer[onnx]'"
+    finally:
+        ort._availability.cache_clear()
+
+
+# --- untrusted files ------------------------------------------------------------------------
+
+
+def test_missing_file_is_file_not_found(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"nope\.onnx"):
+        edgeinfer.load(tmp_path / "nope.onnx")
+
+
+@pytest.mark.parametrize("kind", ["empty", "truncated", "random", "text"])
+def test_broken_files_are_model_errors(kind: str, mobilenet: Path, tmp_path: Path) -> None:
+    data = mobilenet.read_bytes()
+    content = {
+        "empty": b"",
+        "truncated": data[: len(data) // 2],
+        "random": random.Random(0).randbytes(4096),
+        "text": b"this is not a model\n" * 10,
+    }[kind]
+    path = tmp_path / "model.onnx"
+    path.write_bytes(content)
+    with pytest.raises(ModelError) as info:
+        edgeinfer.load(path)
+    assert "model.onnx" in str(info.value)
+
+
+def test_runtime_rejection_after_scan_keeps_runtime_message(tmp_path: Path) -> None:
+    path = tmp_path / "hollow.onnx"
+    path.write_bytes(b"\x08\x08\x3a\x00")  # ir_version 8 and an empty graph: no opset import
+    with pytest.raises(ModelError) as info:
+        edgeinfer.load(path, backend="onnxruntime")
+    assert info.value.__cause__ is not None
+    assert "ONNXRuntimeError" in str(info.value.__cause__)
+
+
+def test_other_format_named_onnx_is_recognised_by_its_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(64))
+    with pytest.raises(BackendUnavailable, match="no backend runs tflite models"):
+        edgeinfer.load(path)
+
+
+def test_mutated_models_load_or_raise_model_errors(multi_io: Path, tmp_path: Path) -> None:
+    """Flip bytes of a real model: load works or raises a typed edgeinfer error, never worse."""
+    data = multi_io.read_bytes()
+    rng = random.Random(1)
+    outcomes: dict[str, int] = {}
+    for trial in range(60):
+        mutated = bytearray(data)
+        for _ in range(rng.randint(1, 6)):
+            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+        path = tmp_path / f"m{trial}.onnx"
+        path.write_bytes(bytes(mutated))
+        try:
+            edgeinfer.load(path, backend="onnxruntime").close()
+            outcome = "opened"
+        except (ModelError, NoBackendAvailable) as error:
+            outcome = type(error).__name__
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    assert outcomes.get("ModelError", 0) > 0, outcomes
