@@ -17,8 +17,30 @@ from edgeinfer import _registry
 HAVE_ONNX = importlib.util.find_spec("onnx") is not None
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        action="append",
+        default=[],
+        help="run only the tests of this backend (marker backend(name) or contract parameter)",
+    )
+
+
+def _backends_of(item: pytest.Item) -> set[str]:
+    names = {marker.args[0] for marker in item.iter_markers("backend")}
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "backend" in callspec.params:
+        names.add(callspec.params["backend"])
+    return names
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip ``backend(name)`` tests with the detector's own reason when that backend is unusable."""
+    """Select ``--backend`` tests; skip backend tests with the detector's reason where unusable."""
+    wanted = set(config.getoption("--backend"))
+    if wanted:
+        keep = [item for item in items if _backends_of(item) & wanted]
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
     infos = {info.name: info for info in edgeinfer.backends()}
     for item in items:
         for marker in item.iter_markers("backend"):

@@ -259,3 +259,26 @@ def test_mutated_models_load_or_raise_model_errors(multi_io: Path, tmp_path: Pat
             outcome = type(error).__name__
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     assert outcomes.get("ModelError", 0) > 0, outcomes
+
+
+@pytest.mark.hardware
+def test_gpu_provider_runs_mobilenet_like_the_cpu(mobilenet: Path) -> None:
+    """Where a GPU and a GPU-enabled onnxruntime exist, the GPU result matches the CPU's."""
+    import onnxruntime
+
+    from edgeinfer.backends._ort_providers import PROVIDERS_BY_DEVICE
+
+    providers = set(onnxruntime.get_available_providers()) & set(PROVIDERS_BY_DEVICE["gpu"])
+    gpus = [d for d in edgeinfer.devices() if d.kind == "gpu"]
+    if not providers or not gpus:
+        pytest.skip(
+            f"needs a GPU ({len(gpus)} found) and a GPU execution provider (this build "
+            f"has {', '.join(onnxruntime.get_available_providers())})"
+        )
+    image = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    with edgeinfer.load(mobilenet, device="gpu", backend="onnxruntime") as gpu:
+        assert gpu.device.startswith("gpu")
+        on_gpu = gpu.run(image)["logits"]
+    with edgeinfer.load(mobilenet, device="cpu", backend="onnxruntime") as cpu:
+        on_cpu = cpu.run(image)["logits"]
+    np.testing.assert_allclose(on_gpu, on_cpu, rtol=1e-2, atol=1e-2)

@@ -1,0 +1,81 @@
+"""Test, lint and type-check edgeinfer: ``nox -l`` lists the sessions.
+
+Python versions: 3.10 to 3.13 where present (under pyenv: ``PYENV_VERSION=3.10.13:3.11.7:3.12.1:
+3.13.0 nox``); a missing interpreter is skipped, not an error.
+"""
+
+from __future__ import annotations
+
+import json
+
+import nox
+
+nox.options.sessions = ["tests", "bare", "lint", "typecheck"]
+nox.options.error_on_missing_interpreters = False
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+# backend name -> the pip extra that brings its runtime. Each backend gets a session below.
+BACKEND_EXTRAS = {"onnxruntime": "onnx"}
+
+
+def _installable_extras(session: nox.Session) -> list[str]:
+    """The extras whose runtimes install on this machine and Python (others are skipped)."""
+    extras = []
+    for extra in sorted(set(BACKEND_EXTRAS.values())):
+        try:
+            session.install("-q", f".[{extra}]", silent=True)
+        except Exception:  # a runtime with no wheel for this platform/Python
+            session.log(f"extra {extra!r} does not install here; its tests will skip")
+            continue
+        extras.append(extra)
+    return extras
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    """The whole suite with every backend that installs here."""
+    session.install("-q", "-e", ".[test]")
+    _installable_extras(session)
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+def _backend_session(session: nox.Session, backend: str) -> None:
+    session.install("-q", "-e", f".[test,{BACKEND_EXTRAS[backend]}]")
+    report = session.run("python", "-m", "edgeinfer", "--json", silent=True)
+    rows = {row["name"]: row for row in json.loads(str(report))["backends"]}
+    row = rows[backend]
+    if not row["available"]:
+        session.skip(f"{backend}: {row['reason']} ({row['hint']})")
+    session.run("python", "-m", "pytest", "--backend", backend, *session.posargs)
+
+
+@nox.session(python=PYTHONS)
+def onnxruntime(session: nox.Session) -> None:
+    """ONNX Runtime: contract and backend tests."""
+    _backend_session(session, "onnxruntime")
+
+
+@nox.session(python=PYTHONS[-1:])
+def bare(session: nox.Session) -> None:
+    """No extras: import works and every load raises BackendUnavailable with the pip hint."""
+    session.install("-q", ".", "pytest", "hypothesis")
+    session.run("python", "-c", "import edgeinfer; print(edgeinfer.__version__)")
+    session.run("python", "-m", "edgeinfer")
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint and format check."""
+    session.install("-q", "ruff")
+    paths = ["src", "tests", "benchmarks", "noxfile.py"]
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    session.install("-q", "-e", ".", "mypy")
+    session.run("mypy")
