@@ -112,21 +112,6 @@ def iqr(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def bootstrap_ratio_ci(
-    numerator: np.ndarray, denominator: np.ndarray, resamples: int = 2000, seed: int = 0
-) -> tuple[float, float]:
-    """95% bootstrap interval of ``median(numerator) / median(denominator)``.
-
-    The two arrays are paired (one value of each per round); rounds are resampled together.
-    """
-    rng = np.random.default_rng(seed)
-    n = len(numerator)
-    picks = rng.integers(0, n, size=(resamples, n))
-    ratios = np.median(numerator[picks], axis=1) / np.median(denominator[picks], axis=1)
-    low, high = np.percentile(ratios, [2.5, 97.5])
-    return float(low), float(high)
-
-
 def verdict(ratio: float, target: float) -> str:
     """``PASS`` when ``ratio <= target``, else ``MISS``."""
     return "PASS" if ratio <= target else "MISS"

@@ -43,6 +43,7 @@ def test_auto_is_none() -> None:
         "gpu:",
         "gpu:x",
         "gpu:-1",
+        "gpu:\u00b2",
         "gpu:0:1",
         "edgetpu:usb:0:1",
         "edgetpu:eth:0",

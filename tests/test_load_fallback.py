@@ -81,6 +81,55 @@ def test_no_candidate_opens_lists_every_attempt(model_file: Path) -> None:
     assert "b lacks an op" in str(error)
 
 
+def test_no_backend_available_chains_the_last_native_failure(model_file: Path) -> None:
+    cause = OSError("libsomething.so: cannot open shared object file")
+    failure = DeviceError("delegate failed")
+    failure.__cause__ = cause
+    register(make_fake("a", open_error=failure))
+    with pytest.raises(NoBackendAvailable) as info:
+        edgeinfer.load(model_file, backend="a")
+    assert info.value.__cause__ is failure
+    assert info.value.__cause__.__cause__ is cause
+
+
+def test_attempts_follow_plan_order_with_skips_in_place(model_file: Path) -> None:
+    register(
+        make_fake("first", open_error=DeviceError("x")),
+        make_fake("absent", available=Availability(False, "not installed", "pip install absent")),
+        make_fake("last"),
+    )
+    model = edgeinfer.load(model_file, device="cpu", backend=["first", "absent", "last"])
+    assert [(a.backend, a.error) for a in model.attempts] == [
+        ("first", "DeviceError"),
+        ("absent", "BackendUnavailable"),
+        ("last", None),
+    ]
+
+
+def test_invalid_input_from_open_is_not_a_fallback(model_file: Path) -> None:
+    register(make_fake("strict", open_error=InvalidInput("bad shape override")), make_fake("ok"))
+    with pytest.raises(InvalidInput, match="bad shape override"):
+        edgeinfer.load(model_file, device="cpu", backend=["strict", "ok"])
+
+
+def test_auto_asks_each_detected_kind_for_its_default_device() -> None:
+    from edgeinfer import Device, DeviceRequest
+    from edgeinfer._plan import expand_devices
+
+    found = [
+        Device("cpu", 0, "CPU", "cpu", "platform"),
+        Device("gpu", 0, "NVIDIA", "gpu:0", "nvidia-driver"),
+        Device("gpu", 1, "Intel GPU", "gpu:1", "/dev/dri/renderD128"),
+        Device("edgetpu", 0, "Coral", "edgetpu:usb:0", "usb"),
+    ]
+    assert expand_devices([None], found) == (
+        DeviceRequest("edgetpu"),
+        DeviceRequest("gpu"),
+        DeviceRequest("cpu"),
+    )
+    assert expand_devices([DeviceRequest("gpu", 1), None], found)[0] == DeviceRequest("gpu", 1)
+
+
 def test_a_bad_file_raises_model_error_not_no_backend(model_file: Path) -> None:
     register(make_fake("a", open_error=ModelError("corrupt")))
     with pytest.raises(ModelError, match="corrupt") as info:

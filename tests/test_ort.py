@@ -165,13 +165,56 @@ def test_threads_and_session_options_reach_the_session(one_op: Path) -> None:
     ("options", "match"),
     [
         ({"nope": 1}, "unknown onnxruntime option"),
-        ({"session_options": {"not_an_attribute": 1}}, "no attribute 'not_an_attribute'"),
+        ({"session_options": {"not_an_attribute": 1}}, "no setting 'not_an_attribute'"),
+        ({"session_options": {"add_provider": 1}}, "no setting 'add_provider'"),
+        ({"session_options": {"graph_optimization_level": "fastest"}}, "ORT_ENABLE_ALL"),
+        ({"providers": ["CPUExecutionProvider"]}, None),
+        ({"providers": ["AzureExecutionProvider"]}, None),
         ({"session_options": {"intra_op_num_threads": "many"}}, "intra_op_num_threads"),
     ],
 )
-def test_bad_options_are_configuration_errors(one_op: Path, options: dict, match: str) -> None:
+def test_bad_options_are_configuration_errors(
+    one_op: Path, options: dict, match: str | None
+) -> None:
+    if match is None:  # a provider list is only for accelerators: on the CPU it is ignored
+        with edgeinfer.load(one_op, backend="onnxruntime", device="cpu", options=options) as m:
+            assert "CPUExecutionProvider" in m.explain()
+        return
     with pytest.raises(ConfigurationError, match=match):
         edgeinfer.load(one_op, backend="onnxruntime", options=options)
+
+
+def test_providers_option_cannot_move_an_accelerator_to_another_device(one_op: Path) -> None:
+    with pytest.raises(ConfigurationError, match="do not serve gpu"):
+        edgeinfer.load(
+            one_op,
+            device="gpu",
+            backend="onnxruntime",
+            options={"providers": ["AzureExecutionProvider"]},
+        )
+    with pytest.raises(ConfigurationError, match="do not serve npu"):
+        edgeinfer.load(
+            one_op,
+            device="npu",
+            backend="onnxruntime",
+            options={"providers": ["CUDAExecutionProvider"]},
+        )
+
+
+@pytest.mark.parametrize("level", ["ORT_ENABLE_BASIC", 1, 99])
+def test_enum_session_options_take_names_or_ints(one_op: Path, level: object) -> None:
+    options = {"session_options": {"graph_optimization_level": level}}
+    with edgeinfer.load(one_op, backend="onnxruntime", options=options) as model:
+        applied = model._backend._session.get_session_options()  # type: ignore[union-attr]
+        expected = level if isinstance(level, int) else 1
+        assert int(applied.graph_optimization_level) == expected
+
+
+def test_no_backend_for_the_device_is_no_backend_available(one_op: Path) -> None:
+    with pytest.raises(
+        NoBackendAvailable, match="no installed backend runs onnx models on edgetpu"
+    ):
+        edgeinfer.load(one_op, device="edgetpu")
 
 
 def test_precision_onnxruntime_cannot_give_is_a_failed_candidate(one_op: Path) -> None:
@@ -237,7 +280,7 @@ def test_runtime_rejection_after_scan_keeps_runtime_message(tmp_path: Path) -> N
 def test_other_format_named_onnx_is_recognised_by_its_bytes(tmp_path: Path) -> None:
     path = tmp_path / "model.onnx"
     path.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(64))
-    with pytest.raises(BackendUnavailable, match="no backend runs tflite models"):
+    with pytest.raises(NoBackendAvailable, match="no installed backend runs tflite models"):
         edgeinfer.load(path)
 
 
@@ -266,7 +309,7 @@ def test_gpu_provider_runs_mobilenet_like_the_cpu(mobilenet: Path) -> None:
     """Where a GPU and a GPU-enabled onnxruntime exist, the GPU result matches the CPU's."""
     import onnxruntime
 
-    from edgeinfer.backends._ort_providers import PROVIDERS_BY_DEVICE
+    from edgeinfer.backends._ort_config import PROVIDERS_BY_DEVICE
 
     providers = set(onnxruntime.get_available_providers()) & set(PROVIDERS_BY_DEVICE["gpu"])
     gpus = [d for d in edgeinfer.devices() if d.kind == "gpu"]

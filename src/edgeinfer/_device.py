@@ -47,7 +47,7 @@ class DeviceRequest:
 
 
 def _parse_index(text: str, original: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise ConfigurationError(f"bad device index {text!r} in {original!r}; {_GRAMMAR}")
     return int(text)
 

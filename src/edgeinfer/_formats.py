@@ -18,7 +18,6 @@ FORMATS: tuple[str, ...] = ("onnx", "tflite", "tflite-edgetpu", "tensorrt", "cor
 
 _BY_SUFFIX = {
     ".onnx": "onnx",
-    ".ort": "onnx",
     ".tflite": "tflite",
     ".engine": "tensorrt",
     ".plan": "tensorrt",

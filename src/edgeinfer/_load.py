@@ -125,12 +125,16 @@ def _final_error(attempts: Sequence[Attempt], errors: Sequence[EdgeInferError]) 
         ]  # the file itself is bad, whichever backend reads it
     elif errors and all(isinstance(e, BackendUnavailable) for e in errors):
         final = errors[0]
-    elif not errors and attempts and all(a.error == "BackendUnavailable" for a in attempts):
-        first = next((a for a in attempts if a.hint), attempts[0])
+    elif not errors and any(a.error == "BackendUnavailable" for a in attempts):
+        # Nothing was tried because runtimes are missing: say which one to install.
+        missing = [a for a in attempts if a.error == "BackendUnavailable"]
+        first = next((a for a in missing if a.hint), missing[0])
         final = BackendUnavailable(first.backend, first.reason, first.hint)
     else:
         final = NoBackendAvailable("no backend could open the model:", attempts)
     final.attempts = tuple(attempts)  # type: ignore[attr-defined]
+    if errors and final.__cause__ is None and final is not errors[-1]:
+        final.__cause__ = errors[-1]  # keep the native traceback of the last failure
     return final
 
 
@@ -151,10 +155,11 @@ def load(
     ``path``: a model file, a folder of variants of one model, or a list of files in preference
     order. ``device``: ``"auto"``, ``"cpu"``, ``"gpu"``, ``"gpu:1"``, ``"npu"``, ``"edgetpu"``,
     ``"edgetpu:usb:0"``..., or a list of these as a chain; an explicit device never silently
-    becomes another. ``backend``: pin one backend name or a chain of them. ``fallback=False`` makes
-    the first candidate's failure an error. ``threads``: intra-op threads. ``precision``:
-    ``"fp32"``,
-    ``"fp16"``, ``"bf16"``, ``"int8"`` where the backend can convert, ``None`` for its default.
+    becomes another. ``backend``: pin one backend name or a chain of them. ``fallback=False``: the
+    first candidate that is tried and fails raises its error (pairings skipped because a backend
+    is not installed are recorded, not raised). ``threads``: intra-op threads. ``precision``:
+    ``"fp32"``, ``"fp16"``, ``"bf16"``, ``"int8"`` where the backend converts, ``None`` for its
+    default.
     ``float_io``: quantised models take and return float32. ``warmup``: zero-input runs at load,
     which also prove the backend works. ``options``: per-backend options, ``{name: {...}}``.
 
@@ -166,16 +171,21 @@ def load(
     pins = _backend_pins(backend)
     per_backend = _split_options(options, pins)
     files = resolve_model_files(path)
-    candidates, attempts = plan(files, expand_devices(chain, detected_devices()), pins)
+    steps = plan(files, expand_devices(chain, detected_devices()), pins)
+    attempts: list[Attempt] = []
     errors: list[EdgeInferError] = []
-    for position, candidate in enumerate(candidates):
+    for position, candidate in enumerate(steps):
+        if isinstance(candidate, Attempt):
+            attempts.append(candidate)
+            _log.info("%s", candidate.describe())
+            continue
         open_options = OpenOptions(
             threads, precision, bool(float_io), per_backend.get(candidate.backend, {})
         )
         started = time.perf_counter()
         try:
             instance, note = _open(candidate, open_options, warmup)
-        except (ConfigurationError, FileNotFoundError):
+        except (ConfigurationError, InvalidInput, FileNotFoundError):
             raise
         except Exception as error:
             if not isinstance(error, EdgeInferError):  # a backend bug: still a failed candidate
@@ -184,7 +194,7 @@ def load(
                 error = wrapped
             attempts.append(candidate.failed(error, time.perf_counter() - started))
             errors.append(error)
-            _log.info("edgeinfer: %s", attempts[-1].describe())
+            _log.info("%s", attempts[-1].describe())
             if not fallback:
                 error.attempts = tuple(attempts)  # type: ignore[attr-defined]
                 raise error
@@ -195,13 +205,13 @@ def load(
         )
         if errors:
             _log.warning(
-                "edgeinfer: %s on %s serves %s after %d candidate(s) failed to open; "
-                "see Model.explain()",
+                "%s on %s serves %s after %d candidate(s) failed to open; see Model.explain()",
                 candidate.backend,
                 candidate.device.id,
                 candidate.file.name,
                 len(errors),
             )
         notes = [note] if note else []
-        return Model(instance, candidate, attempts, candidates[position + 1 :], notes)
+        remaining = [step for step in steps[position + 1 :] if isinstance(step, Candidate)]
+        return Model(instance, candidate, attempts, remaining, notes)
     raise _final_error(attempts, errors)

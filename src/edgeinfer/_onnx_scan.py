@@ -171,7 +171,12 @@ def check_onnx_file(path: Path) -> None:
     for name, location in tensors:
         reason = _refusal(location, path.parent)
         if reason is not None:
+            rule = (
+                ""
+                if "does not exist" in reason
+                else (" External data must be a relative path inside the model's folder.")
+            )
             raise ModelError(
-                f"refusing {path}: tensor {name!r} has external data {location!r}, and {reason}. "
-                "External data must be a relative path inside the model's folder."
+                f"refusing {path}: tensor {name!r} has external data {location!r}, and "
+                f"{reason}.{rule}"
             )

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._device import DeviceRequest, parse_device
+from ._device import DeviceRequest
 from ._errors import BackendUnavailable
 from ._registry import backend_class, names
 from ._types import Attempt, Device
 
-__all__ = ["BACKEND_PREFERENCE", "Candidate", "expand_devices", "plan"]
+__all__ = ["BACKEND_PREFERENCE", "Candidate", "Step", "expand_devices", "plan"]
 
 # Which backends edgeinfer prefers on each device kind, best first. Backends registered by third
 # parties come after these, in registration order.
@@ -64,17 +64,18 @@ class Candidate:
 def expand_devices(
     chain: Sequence[DeviceRequest | None], found: Sequence[Device]
 ) -> tuple[DeviceRequest, ...]:
-    """Replace ``auto`` (``None``) by the accelerators found, best kind first, then the CPU."""
+    """Replace ``auto`` (``None``) by the kinds of accelerator found, best first, then the CPU.
+
+    ``auto`` asks for each kind's default device (no index): device numbering differs between
+    runtimes (CUDA counts NVIDIA GPUs only), so an index is only used when the caller gives one.
+    """
     expanded: list[DeviceRequest] = []
     for item in chain:
         if item is not None:
             requests = [item]
         else:
-            accelerators = sorted(
-                (d for d in found if d.kind in AUTO_KIND_ORDER),
-                key=lambda d: AUTO_KIND_ORDER.index(d.kind),
-            )
-            requests = [r for r in (parse_device(d.id) for d in accelerators) if r is not None]
+            kinds = {device.kind for device in found}
+            requests = [DeviceRequest(kind) for kind in AUTO_KIND_ORDER if kind in kinds]
             requests.append(DeviceRequest("cpu"))
         expanded.extend(r for r in requests if r not in expanded)
     return tuple(expanded)
@@ -87,49 +88,60 @@ def _backend_order(kind: str, pins: Sequence[str] | None) -> list[str]:
     return preferred + [name for name in names() if name not in preferred]
 
 
+Step = Candidate | Attempt
+
+
+def _steps_for(
+    device: DeviceRequest, path: Path, fmt: str, pins: Sequence[str] | None
+) -> list[Step]:
+    steps: list[Step] = []
+    readers = 0
+    for name in _backend_order(device.kind, pins):
+        candidate = Candidate(name, device, path, fmt)
+        try:
+            cls = backend_class(name)
+        except BackendUnavailable as error:
+            steps.append(candidate.failed(error))
+            continue
+        if fmt not in cls.formats or device.kind not in cls.devices:
+            if pins:  # the user asked for it by name: say why it is not used
+                steps.append(
+                    candidate.attempt(False, f"{name} does not run {fmt} models on {device.kind}")
+                )
+            continue
+        readers += 1
+        availability = cls.availability()
+        if availability.available:
+            steps.append(candidate)
+        else:
+            steps.append(
+                candidate.attempt(
+                    False, availability.reason, "BackendUnavailable", hint=availability.hint
+                )
+            )
+    if readers == 0 and not pins:
+        steps.append(
+            Attempt(
+                "-",
+                device.id,
+                str(path),
+                False,
+                f"no installed backend runs {fmt} models on {device.kind}",
+            )
+        )
+    return steps
+
+
 def plan(
     files: Sequence[tuple[Path, str]],
     devices: Sequence[DeviceRequest],
     pins: Sequence[str] | None = None,
-) -> tuple[list[Candidate], list[Attempt]]:
-    """Ordered candidates, and an ``Attempt`` for every pairing that cannot even be tried."""
-    candidates: list[Candidate] = []
-    skipped: list[Attempt] = []
-    for device in devices:
-        for path, fmt in files:
-            readers = 0
-            for name in _backend_order(device.kind, pins):
-                candidate = Candidate(name, device, path, fmt)
-                try:
-                    cls = backend_class(name)
-                except BackendUnavailable as error:
-                    skipped.append(candidate.failed(error))
-                    continue
-                if fmt not in cls.formats or device.kind not in cls.devices:
-                    if pins:  # the user asked for it by name: say why it is not used
-                        reason = f"{name} does not run {fmt} models on {device.kind}"
-                        skipped.append(candidate.attempt(False, reason))
-                    continue
-                readers += 1
-                availability = cls.availability()
-                if not availability.available:
-                    skipped.append(
-                        candidate.attempt(
-                            False, availability.reason, "BackendUnavailable", hint=availability.hint
-                        )
-                    )
-                    continue
-                candidates.append(candidate)
-            if readers == 0:
-                scope = f"of {', '.join(pins)} " if pins else ""
-                skipped.append(
-                    Attempt(
-                        "-",
-                        device.id,
-                        str(path),
-                        False,
-                        f"no backend {scope}runs {fmt} models on {device.kind}",
-                        "BackendUnavailable",
-                    )
-                )
-    return candidates, skipped
+) -> list[Step]:
+    """The plan, in order: each step a ``Candidate`` to try or an ``Attempt`` that says why a
+    pairing cannot even be tried (backend missing, format or device not served)."""
+    return [
+        step
+        for device in devices
+        for path, fmt in files
+        for step in _steps_for(device, path, fmt, pins)
+    ]

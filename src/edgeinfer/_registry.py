@@ -177,12 +177,15 @@ def backend_infos() -> tuple[BackendInfo, ...]:
             )
             continue
         availability = cls.availability()
+        hint = (
+            availability.hint or install_hint(name) or (_pip_hint(cls.extra) if cls.extra else None)
+        )
         infos.append(
             BackendInfo(
                 name,
                 availability.available,
                 availability.reason,
-                availability.hint if not availability.available else None,
+                None if availability.available else hint,
                 tuple(cls.formats),
                 tuple(cls.devices),
                 availability.version,

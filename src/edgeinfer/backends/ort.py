@@ -3,10 +3,15 @@ providers the installed onnxruntime build offers (CUDA, DirectML, CoreML, OpenVI
 
 Options (``load(options={"onnxruntime": {...}})``):
 
-- ``session_options``: SessionOptions attributes, e.g. ``{"graph_optimization_level": 99}``.
+- ``session_options``: SessionOptions settings, e.g. ``{"graph_optimization_level":
+  "ORT_ENABLE_BASIC"}`` (enum settings take the member's name or its int value).
 - ``session_config``: ``add_session_config_entry`` key/values.
-- ``provider_options``: options for the accelerator's execution provider (merged over ours).
-- ``providers``: an explicit list of provider names to use instead of the device mapping.
+- ``provider_options``: options for the chosen execution provider (merged over ours).
+- ``providers``: the accelerator's execution providers in the order to try them; only providers
+  that serve the requested device kind are allowed.
+
+ONNX models carry no quantisation parameters on their inputs and outputs (quantised ONNX models
+use QuantizeLinear/DequantizeLinear inside the graph), so ``float_io`` has nothing to convert here.
 """
 
 from __future__ import annotations
@@ -35,12 +40,11 @@ from edgeinfer._errors import (
 from edgeinfer._onnx_scan import check_onnx_file
 from edgeinfer._types import Availability, TensorSpec
 
-from ._ort_providers import CPU, PROVIDERS_BY_DEVICE, install_hint_for, provider_options
+from ._ort_config import OPTION_KEYS, choose_providers, session_options
 
 __all__ = ["OnnxRuntimeBackend"]
 
 _HINT = "pip install 'edgeinfer[onnx]'"
-_OPTION_KEYS = ("session_options", "session_config", "provider_options", "providers")
 _DISTRIBUTIONS = (
     "onnxruntime",
     "onnxruntime-gpu",
@@ -154,11 +158,12 @@ class OnnxRuntimeBackend(Backend):
     devices: ClassVar[tuple[str, ...]] = ("cpu", "gpu", "npu")
     extra: ClassVar[str | None] = "onnx"
 
-    def __init__(self, session: Any, path: Path, device: str, threads: int | None) -> None:
+    def __init__(self, session: Any, path: Path, device: str, options: OpenOptions) -> None:
         self._session: Any = session
         self._path = path
         self._device = device
-        self._threads = threads
+        self._threads = options.threads
+        self._float_io = options.float_io
         self._inputs = tuple(_spec(arg) for arg in session.get_inputs())
         self._outputs = tuple(_spec(arg) for arg in session.get_outputs())
         self._output_names = [spec.name for spec in self._outputs]
@@ -174,10 +179,10 @@ class OnnxRuntimeBackend(Backend):
     @classmethod
     def open(cls, path: Path, device: DeviceRequest, options: OpenOptions) -> OnnxRuntimeBackend:
         extra = dict(options.extra)
-        unknown = sorted(set(extra) - set(_OPTION_KEYS))
+        unknown = sorted(set(extra) - set(OPTION_KEYS))
         if unknown:
             raise ConfigurationError(
-                f"unknown onnxruntime option(s) {unknown}; valid: {', '.join(_OPTION_KEYS)}"
+                f"unknown onnxruntime option(s) {unknown}; valid: {', '.join(OPTION_KEYS)}"
             )
         if options.precision not in (None, "fp32"):
             raise ModelIncompatible(
@@ -191,12 +196,10 @@ class OnnxRuntimeBackend(Backend):
             raise BackendUnavailable(
                 cls.name, f"import onnxruntime failed: {error}", _HINT
             ) from error
-        providers = cls._providers(ort, device, extra)
-        session_options = cls._session_options(ort, options.threads, extra)
+        providers = choose_providers(ort.get_available_providers(), device, extra)
+        settings = session_options(ort, options.threads, extra)
         with _opening(path):
-            session = ort.InferenceSession(
-                str(path), sess_options=session_options, providers=providers
-            )
+            session = ort.InferenceSession(str(path), sess_options=settings, providers=providers)
         wanted = providers[0][0]
         if wanted not in session.get_providers():
             raise DeviceError(
@@ -206,47 +209,7 @@ class OnnxRuntimeBackend(Backend):
                 "{'session_options': {'log_severity_level': 0}}} to see onnxruntime's reason"
             )
         with _opening(path):
-            return cls(session, path, device.id, options.threads)
-
-    @staticmethod
-    def _providers(
-        ort: Any, device: DeviceRequest, extra: Mapping[str, Any]
-    ) -> list[tuple[str, dict[str, str]]]:
-        compiled_in = ort.get_available_providers()
-        names = list(extra.get("providers") or PROVIDERS_BY_DEVICE[device.kind])
-        chosen = next((name for name in names if name in compiled_in), None)
-        if chosen is None:
-            raise BackendUnavailable(
-                OnnxRuntimeBackend.name,
-                f"this onnxruntime build has no execution provider for {device.kind} (it has "
-                f"{', '.join(compiled_in)}; wanted one of {', '.join(names) or 'none'})",
-                install_hint_for(device.kind),
-            )
-        ours = provider_options(chosen, device)
-        ours.update({k: str(v) for k, v in dict(extra.get("provider_options") or {}).items()})
-        providers = [(chosen, ours)]
-        if chosen != CPU:
-            providers.append((CPU, {}))  # for the nodes the accelerator does not take
-        return providers
-
-    @staticmethod
-    def _session_options(ort: Any, threads: int | None, extra: Mapping[str, Any]) -> Any:
-        session_options = ort.SessionOptions()
-        session_options.log_severity_level = 3  # errors only; warnings reach users as our errors
-        if threads is not None:
-            session_options.intra_op_num_threads = threads
-        for key, value in dict(extra.get("session_options") or {}).items():
-            if key.startswith("_") or not hasattr(session_options, key):
-                raise ConfigurationError(f"onnxruntime SessionOptions has no attribute {key!r}")
-            try:
-                setattr(session_options, key, value)
-            except (TypeError, AttributeError) as error:
-                raise ConfigurationError(
-                    f"onnxruntime session option {key}={value!r}: {error}"
-                ) from error
-        for key, value in dict(extra.get("session_config") or {}).items():
-            session_options.add_session_config_entry(str(key), str(value))
-        return session_options
+            return cls(session, path, device.id, options)
 
     @property
     def inputs(self) -> tuple[TensorSpec, ...]:
@@ -270,7 +233,10 @@ class OnnxRuntimeBackend(Backend):
             "runtime": f"onnxruntime {_installed_version()}",
             "providers": ", ".join(providers),
             "threads": "runtime default" if self._threads is None else str(self._threads),
+            "precision": "the model's own",
         }
+        if self._float_io:
+            found["float_io"] = "nothing to convert: ONNX inputs and outputs carry no quantisation"
         return found
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
