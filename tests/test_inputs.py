@@ -141,3 +141,12 @@ def test_random_feed_dicts_run_or_raise_invalid_input(
     # No single dtype fits all four inputs, so every such feed must be refused, with a reason.
     with pytest.raises(InvalidInput, match=r"input|inputs"):
         multi.run(feeds)
+
+
+def test_dim_names_that_do_not_fit_the_inputs_are_ignored() -> None:
+    from edgeinfer._inputs import InputChecker
+
+    spec = edgeinfer.TensorSpec("a", (None, 2), np.dtype(np.float32))
+    checker = InputChecker([spec], {"a": ("n", None, "extra"), "ghost": ("n",)})
+    feeds = checker(np.zeros((3, 2), np.float32))
+    assert feeds["a"].shape == (3, 2)

@@ -283,3 +283,20 @@ def test_close_is_idempotent_and_run_after_close_raises(model_file: Path) -> Non
     assert "closed" in repr(model)
     with pytest.raises(edgeinfer.InferenceError, match="closed"):
         model.run(np.ones((1, 4), np.float32))
+
+
+def test_a_candidates_own_error_keeps_its_own_cause(model_file: Path) -> None:
+    first = BackendUnavailable("a", "no provider for gpu", "pip install a-gpu")
+    second = BackendUnavailable("a", "no provider for npu", "pip install a-npu")
+    errors = iter([first, second])
+
+    class TwoDevices(make_fake("a")):  # type: ignore[misc]
+        @classmethod
+        def open(cls, path, device, options):  # type: ignore[no-untyped-def]
+            raise next(errors)
+
+    register(TwoDevices)
+    with pytest.raises(BackendUnavailable) as info:
+        edgeinfer.load(model_file, device=["gpu", "npu"], backend="a")
+    assert info.value is first
+    assert info.value.__cause__ is None

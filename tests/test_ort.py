@@ -325,3 +325,33 @@ def test_gpu_provider_runs_mobilenet_like_the_cpu(mobilenet: Path) -> None:
     with edgeinfer.load(mobilenet, device="cpu", backend="onnxruntime") as cpu:
         on_cpu = cpu.run(image)["logits"]
     np.testing.assert_allclose(on_gpu, on_cpu, rtol=1e-2, atol=1e-2)
+
+
+def test_provider_choice_table() -> None:
+    """The device -> provider mapping, on compiled-in lists of real onnxruntime builds."""
+    from edgeinfer import DeviceRequest
+    from edgeinfer.backends._ort_config import choose_providers
+
+    cuda_build = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert choose_providers(cuda_build, DeviceRequest("gpu", 1), {}) == [
+        ("CUDAExecutionProvider", {"device_id": "1"}),
+        ("CPUExecutionProvider", {}),
+    ]
+    trt = choose_providers(
+        cuda_build, DeviceRequest("gpu", 1), {"providers": ["TensorrtExecutionProvider"]}
+    )
+    assert trt == [
+        ("TensorrtExecutionProvider", {"device_id": "1"}),
+        ("CUDAExecutionProvider", {"device_id": "1"}),
+        ("CPUExecutionProvider", {}),
+    ]
+    openvino_build = ["OpenVINOExecutionProvider", "CPUExecutionProvider"]
+    assert choose_providers(openvino_build, DeviceRequest("npu"), {})[0] == (
+        "OpenVINOExecutionProvider",
+        {"device_type": "NPU"},
+    )
+    assert choose_providers(cuda_build, DeviceRequest("cpu"), {"providers": ["X"]}) == [
+        ("CPUExecutionProvider", {})
+    ]
+    with pytest.raises(ConfigurationError, match="list of names"):
+        choose_providers(cuda_build, DeviceRequest("gpu"), {"providers": "CUDAExecutionProvider"})

@@ -3,35 +3,42 @@
 ``model = edgeinfer.load("mobilenet.onnx")`` picks the best backend this machine really has, says
 which and why (``model.explain()``), and falls back to the next candidate when one fails to open.
 Importing edgeinfer imports no runtime: each backend imports its own when a model is opened.
+
+The public names are loaded on first use (PEP 562), so ``import edgeinfer`` stays cheap for
+programs that only import it; ``edgeinfer.load`` and friends behave like ordinary attributes.
 """
 
 from __future__ import annotations
 
-# The subpackage edgeinfer.backends is imported first (its __init__ is empty and imports no
-# runtime) so that importing a backend module later can never rebind ``edgeinfer.backends``:
-# the name stays the function below.
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# The subpackage edgeinfer.backends is imported now (its __init__ is empty and imports no runtime)
+# so that importing a backend module later can never rebind ``edgeinfer.backends``: the name stays
+# the function below.
 from . import backends as _backends_package  # noqa: F401
-from ._backend import Backend, OpenOptions
-from ._detect import devices
-from ._device import DeviceRequest
-from ._errors import (
-    BackendUnavailable,
-    ConfigurationError,
-    DeviceError,
-    EdgeInferError,
-    InferenceError,
-    InvalidInput,
-    ModelError,
-    ModelIncompatible,
-    NoBackendAvailable,
-    UnknownBackend,
-)
-from ._load import load
-from ._model import Model
-from ._registry import backend_infos as backends
-from ._registry import register_backend
-from ._types import Attempt, Availability, BackendInfo, Device, Quantization, TensorSpec
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._backend import Backend, OpenOptions
+    from ._detect import devices
+    from ._device import DeviceRequest
+    from ._errors import (
+        BackendUnavailable,
+        ConfigurationError,
+        DeviceError,
+        EdgeInferError,
+        InferenceError,
+        InvalidInput,
+        ModelError,
+        ModelIncompatible,
+        NoBackendAvailable,
+        UnknownBackend,
+    )
+    from ._load import load
+    from ._model import Model
+    from ._registry import register_backend
+    from ._types import Attempt, Availability, BackendInfo, Device, Quantization, TensorSpec
 
 __all__ = [
     "Attempt",
@@ -61,8 +68,54 @@ __all__ = [
     "register_backend",
 ]
 
-for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, type):
-        _obj.__module__ = __name__
-del _name, _obj
+# Public name -> the module that defines it.
+_WHERE = {
+    "Backend": "_backend",
+    "OpenOptions": "_backend",
+    "devices": "_detect",
+    "DeviceRequest": "_device",
+    "load": "_load",
+    "Model": "_model",
+    "register_backend": "_registry",
+    **dict.fromkeys(
+        ("Attempt", "Availability", "BackendInfo", "Device", "Quantization", "TensorSpec"),
+        "_types",
+    ),
+    **dict.fromkeys(
+        (
+            "BackendUnavailable",
+            "ConfigurationError",
+            "DeviceError",
+            "EdgeInferError",
+            "InferenceError",
+            "InvalidInput",
+            "ModelError",
+            "ModelIncompatible",
+            "NoBackendAvailable",
+            "UnknownBackend",
+        ),
+        "_errors",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'edgeinfer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    if isinstance(value, type):
+        value.__module__ = __name__  # tracebacks and reprs read edgeinfer.X
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+def backends() -> tuple[BackendInfo, ...]:
+    """Every registered backend: name, available or not and why, install hint, formats, devices."""
+    from ._registry import backend_infos
+
+    return backend_infos()

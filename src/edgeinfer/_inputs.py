@@ -16,7 +16,7 @@ __all__ = ["InputChecker", "example_inputs"]
 class _Check:
     """The precomputed check of one input: its dtype, rank and fixed dimensions."""
 
-    __slots__ = ("dtype", "fixed", "name", "rank", "spec")
+    __slots__ = ("dtype", "exact", "fixed", "name", "rank", "spec")
 
     def __init__(self, spec: TensorSpec) -> None:
         self.spec = spec
@@ -25,33 +25,47 @@ class _Check:
         self.rank = None if spec.shape is None else len(spec.shape)
         shape = spec.shape or ()
         self.fixed = tuple((axis, size) for axis, size in enumerate(shape) if size is not None)
+        static = spec.shape is not None and all(d is not None for d in spec.shape)
+        self.exact = tuple(spec.shape) if static and spec.shape is not None else None
 
     def __call__(self, value: Any) -> np.ndarray:
         array = value if type(value) is np.ndarray else self._to_array(value)
-        if array.dtype != self.dtype:
-            hint = ""
-            if array.dtype.kind == self.dtype.kind and array.dtype.itemsize == self.dtype.itemsize:
-                hint = f"; convert with .astype('={self.dtype.str[1:]}') (byte order)"
-            elif array.dtype.kind in "fiub" and self.dtype.kind in "fiub":
-                hint = f"; convert with .astype(np.{self.dtype.name}) if that is what you mean"
-            raise InvalidInput(
-                f"input {self.name!r}: expected dtype {self.dtype.name}, got "
-                f"{array.dtype.name if array.dtype.isnative else array.dtype.str}{hint}"
-            )
-        shape = array.shape
-        if self.rank is not None:
-            if len(shape) != self.rank:
-                raise InvalidInput(
-                    f"input {self.name!r}: expected {self.rank} dimensions {self._want()}, got "
-                    f"{len(shape)} with shape {list(shape)}"
-                )
-            for axis, size in self.fixed:
-                if shape[axis] != size:
-                    raise InvalidInput(
-                        f"input {self.name!r}: expected shape {self._want()}, got {list(shape)} "
-                        f"(dimension {axis} is {shape[axis]}, the model needs {size})"
-                    )
+        if array.dtype is not self.dtype and array.dtype != self.dtype:
+            self._refuse_dtype(array)
+        if self.exact is not None:  # the common case: one tuple comparison
+            if array.shape != self.exact:
+                self._refuse_shape(array.shape)
+        elif self.rank is not None:
+            self._check_dims(array.shape)
         return array
+
+    def _refuse_dtype(self, array: np.ndarray) -> None:
+        hint = ""
+        if array.dtype.kind == self.dtype.kind and array.dtype.itemsize == self.dtype.itemsize:
+            hint = f"; convert with .astype('={self.dtype.str[1:]}') (byte order)"
+        elif array.dtype.kind in "fiub" and self.dtype.kind in "fiub":
+            hint = f"; convert with .astype(np.{self.dtype.name}) if that is what you mean"
+        raise InvalidInput(
+            f"input {self.name!r}: expected dtype {self.dtype.name}, got "
+            f"{array.dtype.name if array.dtype.isnative else array.dtype.str}{hint}"
+        )
+
+    def _refuse_shape(self, shape: tuple[int, ...]) -> None:
+        self._check_dims(shape)
+        raise AssertionError("unreachable: a shape that differs fails a dimension check")
+
+    def _check_dims(self, shape: tuple[int, ...]) -> None:
+        if len(shape) != self.rank:
+            raise InvalidInput(
+                f"input {self.name!r}: expected {self.rank} dimensions {self._want()}, got "
+                f"{len(shape)} with shape {list(shape)}"
+            )
+        for axis, size in self.fixed:
+            if shape[axis] != size:
+                raise InvalidInput(
+                    f"input {self.name!r}: expected shape {self._want()}, got {list(shape)} "
+                    f"(dimension {axis} is {shape[axis]}, the model needs {size})"
+                )
 
     def _to_array(self, value: Any) -> np.ndarray:
         try:
@@ -85,7 +99,7 @@ class InputChecker:
     name shared by several dimensions must then get one size in a call.
     """
 
-    __slots__ = ("_by_name", "_checks", "_names", "_shared")
+    __slots__ = ("_by_name", "_checks", "_names", "_shared", "_single")
 
     def __init__(
         self,
@@ -95,9 +109,19 @@ class InputChecker:
         self._checks = tuple(_Check(spec) for spec in specs)
         self._by_name = {check.name: check for check in self._checks}
         self._names = tuple(self._by_name)
-        self._shared = _shared_symbols(symbols or {})
+        ranks = {check.name: check.rank for check in self._checks}
+        known = {
+            name: tuple(dims)[: ranks[name]] if ranks[name] is not None else tuple(dims)
+            for name, dims in (symbols or {}).items()
+            if name in ranks
+        }
+        self._shared = _shared_symbols(known)
+        self._single = self._checks[0] if len(self._checks) == 1 and not self._shared else None
 
     def __call__(self, inputs: Any) -> dict[str, np.ndarray]:
+        single = self._single
+        if single is not None and type(inputs) is np.ndarray:  # the hot path: one array
+            return {single.name: single(inputs)}
         feeds = self._feeds(inputs)
         if self._shared:
             self._check_shared(feeds)
@@ -130,11 +154,14 @@ class InputChecker:
 
     def _check_shared(self, feeds: Mapping[str, np.ndarray]) -> None:
         for symbol, places in self._shared:
-            sizes = [feeds[name].shape[axis] for name, axis in places if axis < feeds[name].ndim]
-            if len(set(sizes)) > 1:
+            found = [
+                (name, axis, feeds[name].shape[axis])
+                for name, axis in places
+                if axis < feeds[name].ndim
+            ]
+            if len({size for _, _, size in found}) > 1:
                 where = ", ".join(
-                    f"{name!r} dimension {axis} = {size}"
-                    for (name, axis), size in zip(places, sizes, strict=False)
+                    f"{name!r} dimension {axis} = {size}" for name, axis, size in found
                 )
                 raise InvalidInput(
                     f"dynamic dimension {symbol!r} must have one size in a call, got {where}"

@@ -133,7 +133,7 @@ def _final_error(attempts: Sequence[Attempt], errors: Sequence[EdgeInferError]) 
     else:
         final = NoBackendAvailable("no backend could open the model:", attempts)
     final.attempts = tuple(attempts)  # type: ignore[attr-defined]
-    if errors and final.__cause__ is None and final is not errors[-1]:
+    if errors and final not in errors:
         final.__cause__ = errors[-1]  # keep the native traceback of the last failure
     return final
 

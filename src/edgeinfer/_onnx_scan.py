@@ -19,6 +19,7 @@ __all__ = ["ProtobufError", "check_onnx_file", "external_data_locations"]
 
 _VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
 _MAX_DEPTH = 64
+_READ_WHOLE = 1 << 20  # files up to this size are read; larger ones are memory-mapped
 
 # Message layouts: field number -> the message type that field holds. Only the fields that can
 # (transitively) contain a TensorProto are listed; everything else is skipped by its length.
@@ -61,7 +62,11 @@ def _fields(buf: Buffer, start: int, end: int) -> Iterator[tuple[int, int, int, 
     """Yield ``(field, wire_type, value_start, value_end)``; varints yield their value as start."""
     pos = start
     while pos < end:
-        key, pos = _varint(buf, pos, end)
+        key = buf[pos]
+        if key < 0x80:  # one-byte keys and lengths are the norm: decode them inline
+            pos += 1
+        else:
+            key, pos = _varint(buf, pos, end)
         field, wire = key >> 3, key & 7
         if field == 0:
             raise ProtobufError(f"field number 0 at byte {pos}")
@@ -70,8 +75,12 @@ def _fields(buf: Buffer, start: int, end: int) -> Iterator[tuple[int, int, int, 
             yield field, wire, value, pos
             continue
         if wire == _LEN:
-            length, pos = _varint(buf, pos, end)
-            value_end = pos + length
+            if pos < end and buf[pos] < 0x80:
+                value_end = pos + 1 + buf[pos]
+                pos += 1
+            else:
+                length, pos = _varint(buf, pos, end)
+                value_end = pos + length
         elif wire == _I64:
             value_end = pos + 8
         elif wire == _I32:
@@ -135,22 +144,25 @@ def external_data_locations(buf: Buffer) -> list[tuple[str, str | None]]:
     ]
 
 
+_RULE = " External data must be a relative path inside the model's folder."
+
+
 def _refusal(location: str | None, model_dir: Path) -> str | None:
     """Why ``location`` is unsafe or unusable, or ``None`` when it is fine."""
     if not location:
-        return "it is marked as external data but names no location"
+        return "it is marked as external data but names no location." + _RULE
     if "_ORT_MEM_ADDR_" in location:
-        return "it uses ONNX Runtime's in-memory address marker, which reads raw process memory"
+        return "it uses ONNX Runtime's in-memory address marker, which reads raw process memory."
     if PurePosixPath(location).is_absolute() or PureWindowsPath(location).is_absolute():
-        return "the location is an absolute path"
+        return "the location is an absolute path." + _RULE
     if PureWindowsPath(location).drive or "\x00" in location:
-        return "the location names a drive or holds a NUL byte"
+        return "the location names a drive or holds a NUL byte." + _RULE
     root = model_dir.resolve()
     target = (root / location).resolve()
     if target != root and root not in target.parents:
-        return f"the location resolves to {target}, outside the model's folder {root}"
+        return f"the location resolves to {target}, outside the model's folder {root}." + _RULE
     if not target.is_file():
-        return f"the external data file {target} does not exist"
+        return f"the external data file {target} does not exist."
     return None
 
 
@@ -160,23 +172,21 @@ def check_onnx_file(path: Path) -> None:
         size = handle.seek(0, 2)
         if size == 0:
             raise ModelError(f"{path} is empty (0 bytes): not an ONNX model")
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            try:
-                tensors = external_data_locations(mapped)
-            except ProtobufError as error:
-                raise ModelError(
-                    f"{path} is not a valid ONNX model ({error}); is the file truncated or of "
-                    "another format?"
-                ) from error
+        try:
+            if size <= _READ_WHOLE:
+                handle.seek(0)
+                tensors = external_data_locations(handle.read())
+            else:  # large models: map, and skip tensor bytes without reading them
+                with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                    tensors = external_data_locations(mapped)
+        except ProtobufError as error:
+            raise ModelError(
+                f"{path} is not a valid ONNX model ({error}); is the file truncated or of "
+                "another format?"
+            ) from error
     for name, location in tensors:
         reason = _refusal(location, path.parent)
         if reason is not None:
-            rule = (
-                ""
-                if "does not exist" in reason
-                else (" External data must be a relative path inside the model's folder.")
-            )
             raise ModelError(
-                f"refusing {path}: tensor {name!r} has external data {location!r}, and "
-                f"{reason}.{rule}"
+                f"refusing {path}: tensor {name!r} has external data {location!r}, and {reason}"
             )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ._device import DeviceRequest
 from ._errors import BackendUnavailable
-from ._registry import backend_class, names
+from ._registry import backend_class, install_hint, names
 from ._types import Attempt, Device
 
 __all__ = ["BACKEND_PREFERENCE", "Candidate", "Step", "expand_devices", "plan"]
@@ -116,7 +116,10 @@ def _steps_for(
         else:
             steps.append(
                 candidate.attempt(
-                    False, availability.reason, "BackendUnavailable", hint=availability.hint
+                    False,
+                    availability.reason,
+                    "BackendUnavailable",
+                    hint=availability.hint or install_hint(name),
                 )
             )
     if readers == 0 and not pins:

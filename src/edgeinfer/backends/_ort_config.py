@@ -68,6 +68,7 @@ def provider_options(provider: str, device: DeviceRequest) -> dict[str, str]:
     """The provider options that point ``provider`` at ``device``."""
     index = device.index
     if provider in (
+        "TensorrtExecutionProvider",
         "CUDAExecutionProvider",
         "ROCMExecutionProvider",
         "MIGraphXExecutionProvider",
@@ -97,6 +98,12 @@ def choose_providers(
     serving = PROVIDERS_BY_DEVICE[device.kind]
     names = list(serving)
     asked = extra.get("providers")
+    if asked is not None and not (
+        isinstance(asked, (list, tuple)) and all(isinstance(name, str) for name in asked)
+    ):
+        raise ConfigurationError(
+            f"onnxruntime option providers must be a list of names, got {asked!r}"
+        )
     if asked and device.kind != "cpu":
         wrong = [name for name in asked if name not in serving]
         if wrong:
@@ -116,6 +123,9 @@ def choose_providers(
     ours = provider_options(chosen, device)
     ours.update({k: str(v) for k, v in dict(extra.get("provider_options") or {}).items()})
     providers = [(chosen, ours)]
+    cuda = "CUDAExecutionProvider"
+    if chosen == "TensorrtExecutionProvider" and cuda in compiled_in:
+        providers.append((cuda, provider_options(cuda, device)))  # what TensorRT does not take
     if chosen != CPU:
         providers.append((CPU, {}))  # for the nodes the accelerator does not take
     return providers

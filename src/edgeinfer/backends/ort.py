@@ -40,7 +40,7 @@ from edgeinfer._errors import (
 from edgeinfer._onnx_scan import check_onnx_file
 from edgeinfer._types import Availability, TensorSpec
 
-from ._ort_config import OPTION_KEYS, choose_providers, session_options
+from ._ort_config import CPU, OPTION_KEYS, choose_providers, session_options
 
 __all__ = ["OnnxRuntimeBackend"]
 
@@ -92,7 +92,7 @@ _RUN_ERRORS: dict[str, type[EdgeInferError]] = {
 
 
 @contextlib.contextmanager
-def _opening(path: Path) -> Iterator[None]:
+def _opening(path: Path, provider: str = CPU) -> Iterator[None]:
     """Map onnxruntime's exceptions while opening to edgeinfer's, keeping the original chained."""
     try:
         yield
@@ -103,6 +103,8 @@ def _opening(path: Path) -> Iterator[None]:
         kind = _OPEN_ERRORS.get(type(error).__name__, ModelError)
         if kind is ModelError and any(marker in message for marker in _UNSUPPORTED_MARKERS):
             kind = ModelIncompatible  # valid ONNX that this onnxruntime cannot run
+        elif provider != CPU and provider.removesuffix("ExecutionProvider") in message:
+            kind = DeviceError  # the accelerator's provider failed to initialise
         raise kind(f"onnxruntime cannot open {path.name}: {message}") from error
 
 
@@ -167,6 +169,7 @@ class OnnxRuntimeBackend(Backend):
         self._inputs = tuple(_spec(arg) for arg in session.get_inputs())
         self._outputs = tuple(_spec(arg) for arg in session.get_outputs())
         self._output_names = [spec.name for spec in self._outputs]
+        self._single_output = self._output_names[0] if len(self._output_names) == 1 else None
         self._dim_names = {
             arg.name: tuple(d if isinstance(d, str) and d else None for d in arg.shape or ())
             for arg in session.get_inputs()
@@ -198,9 +201,14 @@ class OnnxRuntimeBackend(Backend):
             ) from error
         providers = choose_providers(ort.get_available_providers(), device, extra)
         settings = session_options(ort, options.threads, extra)
-        with _opening(path):
-            session = ort.InferenceSession(str(path), sess_options=settings, providers=providers)
         wanted = providers[0][0]
+        with _opening(path, wanted):
+            # enable_fallback=0: onnxruntime would otherwise retry on the CPU silently (printing
+            # to stdout) when a provider fails, at creation and at run time.
+            session = ort.InferenceSession(
+                str(path), sess_options=settings, providers=providers, enable_fallback=0
+            )
+            session.disable_fallback()
         if wanted not in session.get_providers():
             raise DeviceError(
                 f"onnxruntime created the session without {wanted} (it got "
@@ -247,7 +255,9 @@ class OnnxRuntimeBackend(Backend):
             results = session.run(self._output_names, feeds)
         except Exception as error:
             raise _run_error(error, self._path) from error
-        return dict(zip(self._output_names, results, strict=True))
+        if self._single_output is not None:
+            return {self._single_output: results[0]}
+        return dict(zip(self._output_names, results))  # noqa: B905 - one result per name
 
     def close(self) -> None:
         self._session = None
