@@ -36,6 +36,7 @@ def _pip_hint(extra: str) -> str:
 # The built-in backends, in the order edgeinfer prefers them when nothing else decides.
 _BUILTIN: dict[str, _Entry] = {
     "onnxruntime": _Entry("edgeinfer.backends.ort:OnnxRuntimeBackend", "onnx", None, "builtin"),
+    "litert": _Entry("edgeinfer.backends.litert:LiteRtBackend", "litert", None, "builtin"),
 }
 
 _entries: dict[str, _Entry] = dict(_BUILTIN)
