@@ -31,6 +31,8 @@ def _backends_of(item: pytest.Item) -> set[str]:
     callspec = getattr(item, "callspec", None)
     if callspec is not None and "backend" in callspec.params:
         names.add(callspec.params["backend"])
+    if callspec is not None and "case" in callspec.params:
+        names.add(callspec.params["case"][0])
     return names
 
 

@@ -473,6 +473,20 @@ def build_two_in_two_out(path: Path, *, precision: str = "fp32") -> Path:
     return _finish(g, {"a": a, "b": b}, {"sum": total, "prod": prod}, path, precision)
 
 
+def build_dynamic_batch(path: Path) -> Path:
+    """Build input "x" float32 [batch, 8] (shape signature [-1, 8]) -> "y" = x + [0, 1, ..., 7].
+
+    The batch is dynamic: a runtime resizes the input to the batch it is given.
+    """
+    g = _Graph()
+    x = g.tensor("x", (1, 8))
+    bias = g.constant("bias", np.arange(8, dtype=np.float32))
+    y = g.add(x, bias, name="y")
+    for index in (x, y):
+        g.tensors[index].shapeSignature = [-1, 8]
+    return _finish(g, {"x": x}, {"y": y}, path, "fp32")
+
+
 def build_edgetpu_named_copy(src: Path, dest_dir: Path) -> Path:
     """Copy the CPU model ``src`` to ``dest_dir/<stem>_edgetpu.tflite`` and return that path.
 

@@ -171,7 +171,8 @@ def load(
     pins = _backend_pins(backend)
     per_backend = _split_options(options, pins)
     files = resolve_model_files(path)
-    steps = plan(files, expand_devices(chain, detected_devices()), pins)
+    formats = [fmt for _, fmt in files]
+    steps = plan(files, expand_devices(chain, detected_devices(), formats), pins)
     attempts: list[Attempt] = []
     errors: list[EdgeInferError] = []
     for position, candidate in enumerate(steps):

@@ -28,6 +28,9 @@ BACKEND_PREFERENCE: dict[str, tuple[str, ...]] = {
 }
 # Under ``device="auto"``, accelerators are tried in this order of kinds, the CPU last.
 AUTO_KIND_ORDER: tuple[str, ...] = ("edgetpu", "gpu", "npu")
+# Formats compiled for one kind of device. Under ``auto`` that kind is tried even when detection
+# found none, so the backend says precisely why it cannot run (no library, no device...).
+ONLY_RUNS_ON: dict[str, str] = {"tflite-edgetpu": "edgetpu", "tensorrt": "gpu"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +65,9 @@ class Candidate:
 
 
 def expand_devices(
-    chain: Sequence[DeviceRequest | None], found: Sequence[Device]
+    chain: Sequence[DeviceRequest | None],
+    found: Sequence[Device],
+    formats: Sequence[str] = (),
 ) -> tuple[DeviceRequest, ...]:
     """Replace ``auto`` (``None``) by the kinds of accelerator found, best first, then the CPU.
 
@@ -75,6 +80,7 @@ def expand_devices(
             requests = [item]
         else:
             kinds = {device.kind for device in found}
+            kinds |= {ONLY_RUNS_ON[fmt] for fmt in formats if fmt in ONLY_RUNS_ON}
             requests = [DeviceRequest(kind) for kind in AUTO_KIND_ORDER if kind in kinds]
             requests.append(DeviceRequest("cpu"))
         expanded.extend(r for r in requests if r not in expanded)

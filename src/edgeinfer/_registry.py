@@ -37,6 +37,7 @@ def _pip_hint(extra: str) -> str:
 _BUILTIN: dict[str, _Entry] = {
     "onnxruntime": _Entry("edgeinfer.backends.ort:OnnxRuntimeBackend", "onnx", None, "builtin"),
     "litert": _Entry("edgeinfer.backends.litert:LiteRtBackend", "litert", None, "builtin"),
+    "edgetpu": _Entry("edgeinfer.backends.edgetpu:EdgeTpuBackend", "edgetpu", None, "builtin"),
 }
 
 _entries: dict[str, _Entry] = dict(_BUILTIN)

@@ -73,7 +73,9 @@ def _find() -> tuple[Runtime | None, str]:
     return None, "; ".join(problems) or "no TFLite interpreter is installed"
 
 
+@functools.lru_cache(maxsize=1)
 def availability() -> Availability:
+    """Whether a TFLite interpreter can be imported here (cached; imports nothing)."""
     runtime, reason = _find()
     if runtime is None:
         return Availability(

@@ -17,6 +17,7 @@ scale and zero point. Outputs are copies: the next call never overwrites them.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -34,6 +35,7 @@ from edgeinfer._errors import (
     ModelError,
     ModelIncompatible,
 )
+from edgeinfer._native_stderr import captured_native_stderr
 from edgeinfer._quant import dequantize, float_spec, is_quantized, quantize
 from edgeinfer._types import Availability, TensorSpec
 
@@ -42,6 +44,7 @@ from ._litert_pool import InterpreterPool, Slot, shapes_of
 
 __all__ = ["LiteRtBackend"]
 
+_log = logging.getLogger("edgeinfer")
 _OPTION_KEYS = ("signature", "interpreters", "op_resolver")
 _RESOLVERS = ("auto", "builtin", "builtin_without_default_delegates", "builtin_ref")
 _UNSUPPORTED = (
@@ -125,9 +128,7 @@ class LiteRtBackend(Backend):
                 kwargs["experimental_delegates"] = delegates
             if resolver is not None:
                 kwargs["experimental_op_resolver_type"] = resolver
-            interpreter = interpreter_class(**kwargs)
-            interpreter.allocate_tensors()
-            return interpreter
+            return _quietly(cls.name, lambda: _allocated(interpreter_class(**kwargs)))
 
         with cls._opening(path):
             first = make()
@@ -225,8 +226,16 @@ class LiteRtBackend(Backend):
                 f"signature {key!r} is not the model's main graph; edgeinfer "
                 "runs the main graph's signature only"
             )
-        inputs = [(name, d["index"], spec_of(name, d)) for name, d in sig_in.items()]
-        outputs = [(name, d["index"], spec_of(name, d)) for name, d in sig_out.items()]
+        # Signature names, in the graph's own order (the signature lists them alphabetically).
+        in_order, out_order = list(main_in), list(main_out)
+        inputs = sorted(
+            ((name, d["index"], spec_of(name, d)) for name, d in sig_in.items()),
+            key=lambda item: in_order.index(item[1]),
+        )
+        outputs = sorted(
+            ((name, d["index"], spec_of(name, d)) for name, d in sig_out.items()),
+            key=lambda item: out_order.index(item[1]),
+        )
         return _Io(inputs, outputs, float_io)
 
     # --- the contract -----------------------------------------------------------------------
@@ -286,6 +295,30 @@ class LiteRtBackend(Backend):
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.clear()
+
+
+def _allocated(interpreter: Any) -> Any:
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def _quietly(backend: str, create: Callable[[], Any]) -> Any:
+    """Run ``create`` with the runtime's native stderr captured: logged at DEBUG, and added to
+    the error when it fails (the runtime often explains itself only there)."""
+    failure: Exception | None = None
+    with captured_native_stderr() as native:
+        try:
+            created = create()
+        except Exception as error:
+            failure = error
+    for line in native.lines():
+        _log.debug("%s (native): %s", backend, line)
+    if failure is None:
+        return created
+    said = " | ".join(line for line in native.lines() if "XNNPACK delegate" not in line)
+    if not said:
+        raise failure
+    raise RuntimeError(f"{failure} [runtime said: {said}]") from failure
 
 
 def _signature_key(signatures: Mapping[str, Any], wanted: Any) -> str | None:
