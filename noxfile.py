@@ -16,7 +16,7 @@ nox.options.reuse_existing_virtualenvs = True
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 # backend name -> the pip extra that brings its runtime. Each backend gets a session below.
-BACKEND_EXTRAS = {"onnxruntime": "onnx"}
+BACKEND_EXTRAS = {"onnxruntime": "onnx", "litert": "litert", "edgetpu": "edgetpu"}
 
 
 def _installable_extras(session: nox.Session) -> list[str]:
@@ -54,6 +54,23 @@ def _backend_session(session: nox.Session, backend: str) -> None:
 def onnxruntime(session: nox.Session) -> None:
     """ONNX Runtime: contract and backend tests."""
     _backend_session(session, "onnxruntime")
+
+
+@nox.session(python=PYTHONS)
+def litert(session: nox.Session) -> None:
+    """LiteRT (TFLite): contract and backend tests."""
+    _backend_session(session, "litert")
+
+
+@nox.session(python=PYTHONS[-1:])
+def edgetpu(session: nox.Session) -> None:
+    """Coral Edge TPU: detection and diagnosis always; device runs where one is plugged in.
+
+    The diagnosis tests run everywhere; with no libedgetpu the backend is unavailable and only
+    they run (the real-device test skips with the detector's reason)."""
+    session.install("-q", "-e", ".[test,edgetpu]")
+    session.run("python", "-m", "edgeinfer")
+    session.run("python", "-m", "pytest", "tests/test_edgetpu.py", "-rs", *session.posargs)
 
 
 @nox.session(python=PYTHONS[-1:])

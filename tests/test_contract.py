@@ -22,18 +22,21 @@ from edgeinfer import InvalidInput, TensorSpec
 Builder = Callable[[Path], Path]
 
 
-def _workloads() -> dict[str, dict[str, tuple[str, Builder]]]:
-    """backend -> workload name -> (file name, builder). Imported lazily: builders need onnx."""
-    import onnx_models
-    import tflite_models as tfl
+def _workloads(backend: str) -> dict[str, tuple[str, Builder]]:
+    """Workload name -> (file name, builder) for ``backend``; imported lazily (builders need
+    onnx or ai-edge-litert, which a bare install lacks)."""
+    if backend == "onnxruntime":
+        import onnx_models
 
-    return {
-        "onnxruntime": {
+        return {
             name: (f"{name}.onnx", builder)
             for name, builder in onnx_models.ALL_BUILDERS.items()
             if name != "dynamic_dims"
-        },
-        "litert": {
+        }
+    if backend == "litert":
+        import tflite_models as tfl
+
+        return {
             "small_cnn": ("small_cnn.tflite", tfl.build_small_cnn),
             "small_cnn_fp16": (
                 "small_cnn_fp16.tflite",
@@ -49,8 +52,8 @@ def _workloads() -> dict[str, dict[str, tuple[str, Builder]]]:
             ),
             "two_in_two_out": ("two_in_two_out.tflite", tfl.build_two_in_two_out),
             "dynamic_batch": ("dynamic_batch.tflite", tfl.build_dynamic_batch),
-        },
-    }
+        }
+    raise AssertionError(f"no workloads for backend {backend!r}")
 
 
 BACKENDS = ["onnxruntime", "litert"]
@@ -72,7 +75,7 @@ MOBILENET = {"onnxruntime": "mobilenet_v2", "litert": "mobilenet_v2_int8"}
 
 def build_workload(backend: str, workload: str, model_dir: Path) -> Path:
     """The model file of ``workload`` in the format ``backend`` reads, built once."""
-    file_name, builder = _workloads()[backend][workload]
+    file_name, builder = _workloads(backend)[workload]
     path = model_dir / file_name
     if not path.exists():
         builder(path)

@@ -19,8 +19,6 @@ from edgeinfer._detect import Roots
 from edgeinfer.backends import _edgetpu_probe as probe
 from edgeinfer.backends import edgetpu
 
-tfl = pytest.importorskip("tflite_models")
-
 
 def touch(path: Path, text: str = "") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,6 +133,9 @@ def test_busy_reason_quotes_the_library() -> None:
 @pytest.fixture
 def variants(tmp_path: Path) -> Path:
     """A folder with model_edgetpu.tflite (a stand-in, see module docstring) and model.tflite."""
+    pytest.importorskip("ai_edge_litert", reason="the .tflite test models are written with it")
+    import tflite_models as tfl
+
     folder = tmp_path / "variants"
     folder.mkdir()
     cpu = tfl.build_small_cnn(folder / "model.tflite")
@@ -223,6 +224,7 @@ def test_failed_delegate_is_a_device_error_and_its_noise_stays_quiet(
     assert capfd.readouterr().err == ""
 
 
+@pytest.mark.backend("litert")
 def test_unavailable_without_the_library(monkeypatch: pytest.MonkeyPatch) -> None:
     without_edgetpu_library(monkeypatch)
     row = {info.name: info for info in edgeinfer.backends()}["edgetpu"]

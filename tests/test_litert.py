@@ -14,7 +14,8 @@ import edgeinfer
 from edgeinfer import ConfigurationError, InvalidInput, ModelError, Quantization
 
 pytestmark = pytest.mark.backend("litert")
-tfl = pytest.importorskip("tflite_models")
+pytest.importorskip("ai_edge_litert", reason="the .tflite test models are written with it")
+import tflite_models as tfl  # noqa: E402
 
 
 @pytest.fixture(scope="module")

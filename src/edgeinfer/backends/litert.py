@@ -36,10 +36,11 @@ from edgeinfer._errors import (
     ModelIncompatible,
 )
 from edgeinfer._native_stderr import captured_native_stderr
-from edgeinfer._quant import dequantize, float_spec, is_quantized, quantize
+from edgeinfer._quant import dequantize, quantize
 from edgeinfer._types import Availability, TensorSpec
 
 from . import _litert_runtime as runtime_lookup
+from ._litert_io import Io, read_io
 from ._litert_pool import InterpreterPool, Slot, shapes_of
 
 __all__ = ["LiteRtBackend"]
@@ -55,32 +56,6 @@ _UNSUPPORTED = (
 )
 
 
-class _Io:
-    """Where each input and output lives in the interpreter, and how ``float_io`` converts it."""
-
-    def __init__(
-        self,
-        inputs: list[tuple[str, int, TensorSpec]],
-        outputs: list[tuple[str, int, TensorSpec]],
-        float_io: bool,
-    ) -> None:
-        self.input_names = [name for name, _, _ in inputs]
-        self.input_indices = [index for _, index, _ in inputs]
-        self.outputs = [(name, index) for name, index, _ in outputs]
-        self.native_inputs = tuple(spec for _, _, spec in inputs)
-        self.native_outputs = tuple(spec for _, _, spec in outputs)
-        self.quantize_in = {s.name: s for s in self.native_inputs if float_io and is_quantized(s)}
-        self.dequantize_out = {
-            s.name: s for s in self.native_outputs if float_io and is_quantized(s)
-        }
-        self.inputs = tuple(
-            float_spec(s) if s.name in self.quantize_in else s for s in self.native_inputs
-        )
-        self.outputs_specs = tuple(
-            float_spec(s) if s.name in self.dequantize_out else s for s in self.native_outputs
-        )
-
-
 class LiteRtBackend(Backend):
     """The TFLite interpreter behind the edgeinfer Backend contract."""
 
@@ -91,7 +66,7 @@ class LiteRtBackend(Backend):
     default_interpreters: ClassVar[int | None] = None  # None: one per CPU core
 
     def __init__(
-        self, pool: InterpreterPool, io: _Io, path: Path, device: str, details: dict[str, str]
+        self, pool: InterpreterPool, io: Io, path: Path, device: str, details: dict[str, str]
     ) -> None:
         self._pool: InterpreterPool | None = pool
         self._io = io
@@ -132,7 +107,7 @@ class LiteRtBackend(Backend):
 
         with cls._opening(path):
             first = make()
-            io = cls._read_io(first, extra, options.float_io)
+            io = read_io(first, extra, options.float_io)
         indices = io.input_indices
 
         def make_slot() -> Slot:
@@ -203,40 +178,6 @@ class LiteRtBackend(Backend):
             message = str(error).strip()
             kind = ModelIncompatible if any(m in message for m in _UNSUPPORTED) else ModelError
             raise kind(f"{cls.name} cannot open {path.name}: {message}") from error
-
-    @staticmethod
-    def _read_io(interpreter: Any, extra: Mapping[str, Any], float_io: bool) -> _Io:
-        from ._litert_runtime import spec_of
-
-        signatures = (
-            interpreter.get_signature_list() if hasattr(interpreter, "get_signature_list") else {}
-        )
-        main_in = {d["index"]: d for d in interpreter.get_input_details()}
-        main_out = {d["index"]: d for d in interpreter.get_output_details()}
-        key = _signature_key(signatures, extra.get("signature"))
-        if key is None:
-            inputs = [(d["name"], d["index"], spec_of(d["name"], d)) for d in main_in.values()]
-            outputs = [(d["name"], d["index"], spec_of(d["name"], d)) for d in main_out.values()]
-            return _Io(inputs, outputs, float_io)
-        runner = interpreter.get_signature_runner(key)
-        sig_in, sig_out = runner.get_input_details(), runner.get_output_details()
-        in_main = {d["index"] for d in sig_in.values()} <= set(main_in)
-        if not in_main or not {d["index"] for d in sig_out.values()} <= set(main_out):
-            raise ModelIncompatible(
-                f"signature {key!r} is not the model's main graph; edgeinfer "
-                "runs the main graph's signature only"
-            )
-        # Signature names, in the graph's own order (the signature lists them alphabetically).
-        in_order, out_order = list(main_in), list(main_out)
-        inputs = sorted(
-            ((name, d["index"], spec_of(name, d)) for name, d in sig_in.items()),
-            key=lambda item: in_order.index(item[1]),
-        )
-        outputs = sorted(
-            ((name, d["index"], spec_of(name, d)) for name, d in sig_out.items()),
-            key=lambda item: out_order.index(item[1]),
-        )
-        return _Io(inputs, outputs, float_io)
 
     # --- the contract -----------------------------------------------------------------------
     @property
@@ -319,23 +260,3 @@ def _quietly(backend: str, create: Callable[[], Any]) -> Any:
     if not said:
         raise failure
     raise RuntimeError(f"{failure} [runtime said: {said}]") from failure
-
-
-def _signature_key(signatures: Mapping[str, Any], wanted: Any) -> str | None:
-    """The signature to run: the one asked for, ``serving_default``, the only one, or none."""
-    if wanted is not None:
-        if wanted not in signatures:
-            raise ConfigurationError(
-                f"no signature {wanted!r} in the model; it has: {', '.join(signatures) or 'none'}"
-            )
-        return str(wanted)
-    if not signatures:
-        return None
-    if "serving_default" in signatures:
-        return "serving_default"
-    if len(signatures) == 1:
-        return next(iter(signatures))
-    raise ConfigurationError(
-        f"the model has several signatures ({', '.join(signatures)}); choose one with "
-        "options={'litert': {'signature': NAME}}"
-    )
