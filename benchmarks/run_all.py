@@ -1,4 +1,5 @@
-"""Run every edgeinfer benchmark in sequence, then print their RESULT lines as one summary.
+"""Run every edgeinfer benchmark in sequence, then print their RESULT and CONCLUSION lines as one
+summary.
 
 Each benchmark runs in its own interpreter, so none inherits another's imports or warm caches.
 Exits 0 when every script ran (a MISS against a target is a result, not a failure), 1 when a
@@ -16,11 +17,19 @@ import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
-SCRIPTS = ("bench_run_overhead.py", "bench_import_time.py", "bench_load_time.py")
+SCRIPTS = (
+    "bench_run_overhead.py",
+    "bench_import_time.py",
+    "bench_load_time.py",
+    "bench_litert_overhead.py",
+    "bench_litert_threads.py",
+)
+# Lines a script prints that the summary repeats: verdicts against targets, and conclusions.
+SUMMARY_PREFIXES = ("RESULT ", "CONCLUSION ")
 
 
 def run_script(script: str, quick: bool) -> tuple[int, list[str]]:
-    """Run one script, echoing its output; its exit status and its RESULT lines."""
+    """Run one script, echoing its output; its exit status and its summary lines."""
     command = [sys.executable, str(BENCH_DIR / script), *(["--quick"] if quick else [])]
     results: list[str] = []
     with subprocess.Popen(
@@ -29,7 +38,7 @@ def run_script(script: str, quick: bool) -> tuple[int, list[str]]:
         assert process.stdout is not None
         for line in process.stdout:
             print(line, end="", flush=True)
-            if line.startswith("RESULT "):
+            if line.startswith(SUMMARY_PREFIXES):
                 results.append(line.rstrip("\n"))
     return process.returncode, results
 

@@ -14,6 +14,7 @@ from edgeinfer import (
     BackendUnavailable,
     ConfigurationError,
     DeviceError,
+    DeviceRequest,
     InvalidInput,
     ModelError,
     ModelIncompatible,
@@ -300,3 +301,28 @@ def test_a_candidates_own_error_keeps_its_own_cause(model_file: Path) -> None:
         edgeinfer.load(model_file, device=["gpu", "npu"], backend="a")
     assert info.value is first
     assert info.value.__cause__ is None
+
+
+def test_a_backend_that_chooses_its_own_device_gets_one_auto_candidate(model_file: Path) -> None:
+    from edgeinfer import Device
+    from edgeinfer._plan import Candidate, expand_devices, plan
+
+    chooser = make_fake("chooser", devices=("cpu", "gpu"))
+    chooser.chooses_device = True
+    register(chooser, make_fake("plain", devices=("cpu", "gpu")))
+    found = [Device("cpu", 0, "CPU", "cpu", "x"), Device("gpu", 0, "GPU", "gpu:0", "x")]
+    devices = expand_devices([None], found)
+    steps = [
+        s
+        for s in plan([(model_file, "onnx")], devices, ["chooser", "plain"])
+        if isinstance(s, Candidate)
+    ]
+    assert [(s.backend, s.device.id, s.device.choices) for s in steps] == [
+        ("chooser", "auto", ("gpu", "cpu")),
+        ("plain", "gpu", ()),
+        ("plain", "cpu", ()),
+    ]
+    explicit = plan(
+        [(model_file, "onnx")], expand_devices([DeviceRequest("gpu")], found), ["chooser"]
+    )
+    assert [s.device.id for s in explicit if isinstance(s, Candidate)] == ["gpu"]

@@ -51,6 +51,10 @@ class Backend(ABC):
     formats: ClassVar[tuple[str, ...]]
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     extra: ClassVar[str | None] = None
+    # True for a runtime that picks its own device among several (OpenVINO's AUTO, Core ML's
+    # ALL): under device="auto" it gets one DeviceRequest of kind "auto" with the kinds it may
+    # use in ``choices``, and reports the device it really chose through ``device``.
+    chooses_device: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod

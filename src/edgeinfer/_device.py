@@ -6,7 +6,7 @@ A device argument is one string or a sequence of them (a chain, in preference or
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ._errors import ConfigurationError
 
@@ -26,15 +26,22 @@ class DeviceRequest:
     """One parsed device: ``kind`` plus an optional ``index`` and, for the Edge TPU, a ``bus``.
 
     ``index is None`` means "the first (or the runtime's default) device of that kind".
+    ``auto`` marks a request that ``device="auto"`` produced (it does not take part in equality).
+    Kind ``"auto"`` is what a backend that chooses its own device (``Backend.chooses_device``)
+    receives under ``device="auto"``: ``choices`` lists the kinds it may pick, best first.
     """
 
     kind: str
     index: int | None = None
     bus: str | None = None
+    choices: tuple[str, ...] = ()
+    auto: bool = field(default=False, compare=False)
 
     @property
     def id(self) -> str:
         """The canonical string form, as a user would write it."""
+        if self.kind == "auto":
+            return "auto"
         parts = [self.kind]
         if self.bus is not None:
             parts.append(self.bus)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._backend import Backend
 from ._device import DeviceRequest
 from ._errors import BackendUnavailable
 from ._registry import backend_class, install_hint, names
@@ -81,8 +82,8 @@ def expand_devices(
         else:
             kinds = {device.kind for device in found}
             kinds |= {ONLY_RUNS_ON[fmt] for fmt in formats if fmt in ONLY_RUNS_ON}
-            requests = [DeviceRequest(kind) for kind in AUTO_KIND_ORDER if kind in kinds]
-            requests.append(DeviceRequest("cpu"))
+            requests = [DeviceRequest(kind, auto=True) for kind in AUTO_KIND_ORDER if kind in kinds]
+            requests.append(DeviceRequest("cpu", auto=True))
         expanded.extend(r for r in requests if r not in expanded)
     return tuple(expanded)
 
@@ -97,8 +98,23 @@ def _backend_order(kind: str, pins: Sequence[str] | None) -> list[str]:
 Step = Candidate | Attempt
 
 
+def _own_choice(
+    cls: type[Backend], device: DeviceRequest, auto_kinds: Sequence[str]
+) -> DeviceRequest | None:
+    """For a backend that picks its own device under ``auto`` (OpenVINO's AUTO, Core ML's ALL):
+    one request of kind ``"auto"`` at the first kind it serves, and ``None`` at the others."""
+    choices = tuple(kind for kind in auto_kinds if kind in cls.devices)
+    if not choices or device.kind != choices[0]:
+        return None
+    return DeviceRequest("auto", choices=choices, auto=True)
+
+
 def _steps_for(
-    device: DeviceRequest, path: Path, fmt: str, pins: Sequence[str] | None
+    device: DeviceRequest,
+    path: Path,
+    fmt: str,
+    pins: Sequence[str] | None,
+    auto_kinds: Sequence[str] = (),
 ) -> list[Step]:
     steps: list[Step] = []
     readers = 0
@@ -109,7 +125,13 @@ def _steps_for(
         except BackendUnavailable as error:
             steps.append(candidate.failed(error))
             continue
-        if fmt not in cls.formats or device.kind not in cls.devices:
+        if device.auto and cls.chooses_device and fmt in cls.formats:
+            own = _own_choice(cls, device, auto_kinds)
+            if own is None:
+                readers += device.kind in cls.devices
+                continue  # covered by this backend's own choice at its first kind
+            candidate = Candidate(name, own, path, fmt)
+        if fmt not in cls.formats or candidate.device.kind not in (*cls.devices, "auto"):
             if pins:  # the user asked for it by name: say why it is not used
                 steps.append(
                     candidate.attempt(False, f"{name} does not run {fmt} models on {device.kind}")
@@ -148,9 +170,10 @@ def plan(
 ) -> list[Step]:
     """The plan, in order: each step a ``Candidate`` to try or an ``Attempt`` that says why a
     pairing cannot even be tried (backend missing, format or device not served)."""
+    auto_kinds = [device.kind for device in devices if device.auto]
     return [
         step
         for device in devices
         for path, fmt in files
-        for step in _steps_for(device, path, fmt, pins)
+        for step in _steps_for(device, path, fmt, pins, auto_kinds)
     ]

@@ -132,4 +132,5 @@ class Attempt(_ToDict):
         """One line for people: ``onnxruntime on gpu (model.onnx): failed (...): <reason>``."""
         status = "opened" if self.ok else f"failed ({self.error})" if self.error else "skipped"
         fix = f". Fix: {self.hint}" if self.hint else ""
-        return f"{self.backend} on {self.device} ({self.file}): {status}: {self.reason}{fix}"
+        who = self.backend if self.backend != "-" else "no backend"
+        return f"{who} on {self.device} ({self.file}): {status}: {self.reason}{fix}"
