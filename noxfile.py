@@ -16,7 +16,12 @@ nox.options.reuse_existing_virtualenvs = True
 
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 # backend name -> the pip extra that brings its runtime. Each backend gets a session below.
-BACKEND_EXTRAS = {"onnxruntime": "onnx", "litert": "litert", "edgetpu": "edgetpu"}
+BACKEND_EXTRAS = {
+    "onnxruntime": "onnx",
+    "litert": "litert",
+    "edgetpu": "edgetpu",
+    "openvino": "openvino",
+}
 
 
 def _installable_extras(session: nox.Session) -> list[str]:
@@ -60,6 +65,12 @@ def onnxruntime(session: nox.Session) -> None:
 def litert(session: nox.Session) -> None:
     """LiteRT (TFLite): contract and backend tests."""
     _backend_session(session, "litert")
+
+
+@nox.session(python=PYTHONS)
+def openvino(session: nox.Session) -> None:
+    """OpenVINO: contract tests, fp32 parity with ONNX Runtime, precision and devices."""
+    _backend_session(session, "openvino")
 
 
 @nox.session(python=PYTHONS[-1:])

@@ -53,10 +53,20 @@ def _workloads(backend: str) -> dict[str, tuple[str, Builder]]:
             "two_in_two_out": ("two_in_two_out.tflite", tfl.build_two_in_two_out),
             "dynamic_batch": ("dynamic_batch.tflite", tfl.build_dynamic_batch),
         }
+    if backend == "openvino":
+        import ir_models
+        import onnx_models
+
+        return {
+            "one_op": ("one_op.onnx", onnx_models.build_one_op),
+            "mobilenet_v2_ir": ("mobilenet_v2.xml", ir_models.build_mobilenet_v2_ir),
+            "multi_io": ("multi_io.onnx", onnx_models.build_multi_io),
+            "dynamic_batch_ir": ("dynamic_batch.xml", ir_models.build_dynamic_batch_ir),
+        }
     raise AssertionError(f"no workloads for backend {backend!r}")
 
 
-BACKENDS = ["onnxruntime", "litert"]
+BACKENDS = ["onnxruntime", "litert", "openvino"]
 CASES = [
     ("onnxruntime", "one_op"),
     ("onnxruntime", "mobilenet_v2"),
@@ -68,9 +78,17 @@ CASES = [
     ("litert", "mobilenet_v2_int8"),
     ("litert", "two_in_two_out"),
     ("litert", "dynamic_batch"),
+    ("openvino", "one_op"),
+    ("openvino", "mobilenet_v2_ir"),
+    ("openvino", "multi_io"),
+    ("openvino", "dynamic_batch_ir"),
 ]
-FIRST = {"onnxruntime": "one_op", "litert": "small_cnn"}
-MOBILENET = {"onnxruntime": "mobilenet_v2", "litert": "mobilenet_v2_int8"}
+FIRST = {"onnxruntime": "one_op", "litert": "small_cnn", "openvino": "one_op"}
+MOBILENET = {
+    "onnxruntime": "mobilenet_v2",
+    "litert": "mobilenet_v2_int8",
+    "openvino": "mobilenet_v2_ir",
+}
 
 
 def build_workload(backend: str, workload: str, model_dir: Path) -> Path:

@@ -238,7 +238,7 @@ def test_missing_onnxruntime_gives_the_pip_hint(
     ort._availability.cache_clear()
     try:
         with pytest.raises(BackendUnavailable, match="onnxruntime is not installed") as info:
-            edgeinfer.load(one_op)
+            edgeinfer.load(one_op, backend="onnxruntime")
         assert info.value.hint == "pip install 'edgeinfer[onnx]'"
     finally:
         ort._availability.cache_clear()

@@ -38,6 +38,7 @@ _BUILTIN: dict[str, _Entry] = {
     "onnxruntime": _Entry("edgeinfer.backends.ort:OnnxRuntimeBackend", "onnx", None, "builtin"),
     "litert": _Entry("edgeinfer.backends.litert:LiteRtBackend", "litert", None, "builtin"),
     "edgetpu": _Entry("edgeinfer.backends.edgetpu:EdgeTpuBackend", "edgetpu", None, "builtin"),
+    "openvino": _Entry("edgeinfer.backends.openvino:OpenVinoBackend", "openvino", None, "builtin"),
 }
 
 _entries: dict[str, _Entry] = dict(_BUILTIN)
