@@ -6,7 +6,7 @@ or succeeds, and whose ``run`` returns ``x * factor``. Every open is logged in `
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import ClassVar
 
@@ -27,10 +27,13 @@ class FakeBackend(Backend):
     available: ClassVar[Availability] = Availability(True, "fake is always here")
     factor: ClassVar[float] = 2.0
     opened: ClassVar[list[tuple[str, str, OpenOptions]]] = []
+    # fail(call number) -> an error to raise on that run (1-based, per instance), or None
+    fail: ClassVar[Callable[[int], BaseException | None] | None] = None
 
     def __init__(self, device: str) -> None:
         self._device = device
         self.closed = 0
+        self.calls = 0
 
     @classmethod
     def availability(cls) -> Availability:
@@ -59,8 +62,12 @@ class FakeBackend(Backend):
         return {"runtime": f"{self.name} (fake)"}
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self.calls += 1
         if self.run_error is not None:
             raise self.run_error
+        failure = type(self).fail(self.calls) if type(self).fail is not None else None
+        if failure is not None:
+            raise failure
         return {"y": feeds["x"] * np.float32(self.factor)}
 
     def close(self) -> None:
@@ -76,6 +83,7 @@ def make_fake(
     factor: float = 2.0,
     formats: tuple[str, ...] = ("onnx",),
     devices: tuple[str, ...] = ("cpu", "gpu", "npu"),
+    fail: Callable[[int], BaseException | None] | None = None,
 ) -> type[FakeBackend]:
     """A fresh fake backend class called ``name``."""
     attributes = {
@@ -87,5 +95,6 @@ def make_fake(
         "formats": formats,
         "devices": devices,
         "opened": [],
+        "fail": staticmethod(fail) if fail is not None else None,
     }
     return type(f"Fake_{name}", (FakeBackend,), attributes)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ._backend import PRECISIONS, Backend, OpenOptions
 from ._detect import devices as detected_devices
@@ -21,11 +24,13 @@ from ._errors import (
     ModelIncompatible,
     NoBackendAvailable,
 )
+from ._failover import Chain, FallbackPolicy, Link
 from ._formats import resolve_model_files
-from ._inputs import example_inputs
 from ._model import Model
 from ._plan import Candidate, expand_devices, plan
+from ._profile import generated_inputs
 from ._registry import backend_class, names
+from ._stats import LatencyRecorder
 from ._types import Attempt
 
 __all__ = ["load"]
@@ -82,36 +87,82 @@ def _check_arguments(threads: int | None, precision: str | None, warmup: int) ->
         raise ConfigurationError(f"warmup must be an int >= 0, got {warmup!r}")
 
 
-def _warm_up(instance: Backend, runs: int) -> str | None:
-    """Run zero inputs ``runs`` times: proof that the backend really works. Returns a note."""
+@dataclass(slots=True)
+class _Opened:
+    """A candidate that opened: its backend, warm-up times (us), golden output and a note."""
+
+    backend: Backend
+    warmup_us: tuple[float, ...] = ()
+    golden: dict[str, np.ndarray] | None = None
+    note: str | None = None
+
+
+def _warm_up(instance: Backend, runs: int) -> _Opened:
+    """Run the golden input ``runs`` times: proof that the backend really works; the last output
+    is the golden one that ``Model.health()`` compares against later."""
+    opened = _Opened(instance)
     if runs == 0:
-        return None
+        opened.note = "no warm-up (warmup=0): no golden output for Model.health()"
+        return opened
     specs = instance.inputs
     dynamic = any(spec.is_dynamic for spec in specs)
-    feeds = example_inputs(specs)
-    started = time.perf_counter()
+    feeds = generated_inputs(specs)
+    times: list[float] = []
     try:
         for _ in range(runs):
-            instance.run(feeds)
+            started = time.perf_counter_ns()
+            output = instance.run(feeds)
+            times.append((time.perf_counter_ns() - started) / 1000.0)
     except InvalidInput as error:
         if dynamic:  # our guess of the dynamic sizes was wrong; the model may still be fine
-            return (
-                f"warm-up skipped: zero inputs with dynamic sizes set to 1 were refused ({error})"
+            opened.note = (
+                f"warm-up skipped: inputs with dynamic sizes set to 1 were refused ({error})"
             )
-        raise InferenceError(f"warm-up on zero inputs failed: {error}") from error
-    except EdgeInferError:
-        raise
-    elapsed = (time.perf_counter() - started) * 1e3
-    return f"warm-up: {runs} run(s) on zero inputs in {elapsed:.1f} ms"
+            return opened
+        raise InferenceError(f"warm-up failed: {error}") from error
+    opened.warmup_us, opened.golden = tuple(times), output
+    opened.note = f"warm-up: {runs} run(s) in {sum(times) / 1000:.1f} ms; golden output recorded"
+    return opened
 
 
-def _open(candidate: Candidate, options: OpenOptions, warmup: int) -> tuple[Backend, str | None]:
+def _open(candidate: Candidate, options: OpenOptions, warmup: int) -> _Opened:
     instance = backend_class(candidate.backend).open(candidate.file, candidate.device, options)
     try:
-        return instance, _warm_up(instance, warmup)
+        return _warm_up(instance, warmup)
     except BaseException:
         instance.close()
         raise
+
+
+def _policy(fallback: bool | str | FallbackPolicy) -> FallbackPolicy | None:
+    if isinstance(fallback, FallbackPolicy):
+        return fallback
+    if fallback == "eager":
+        return FallbackPolicy(eager=True)
+    if isinstance(fallback, bool):
+        return FallbackPolicy() if fallback else None
+    raise ConfigurationError(
+        f"fallback must be True, False, 'eager' or a FallbackPolicy, got {fallback!r}"
+    )
+
+
+def _model(
+    first: Candidate,
+    opened: _Opened,
+    rest: Sequence[Candidate],
+    attempts: Sequence[Attempt],
+    policy: FallbackPolicy | None,
+    opener: Callable[[Candidate], Backend],
+    load_started: float,
+) -> Model:
+    link = Link(first, opened.backend)
+    link.golden = opened.golden
+    chain = Chain([link, *(Link(candidate) for candidate in rest)], opener, policy)
+    recorder = LatencyRecorder()
+    recorder.load_ms = (time.perf_counter() - load_started) * 1e3
+    recorder.warmup = opened.warmup_us
+    notes = [opened.note] if opened.note else []
+    return Model(chain, attempts, notes, recorder)
 
 
 def _final_error(attempts: Sequence[Attempt], errors: Sequence[EdgeInferError]) -> EdgeInferError:
@@ -143,7 +194,7 @@ def load(
     device: str | Sequence[str] = "auto",
     *,
     backend: str | Sequence[str] | None = None,
-    fallback: bool = True,
+    fallback: bool | str | FallbackPolicy = True,
     threads: int | None = None,
     precision: str | None = None,
     float_io: bool = False,
@@ -155,18 +206,23 @@ def load(
     ``path``: a model file, a folder of variants of one model, or a list of files in preference
     order. ``device``: ``"auto"``, ``"cpu"``, ``"gpu"``, ``"gpu:1"``, ``"npu"``, ``"edgetpu"``,
     ``"edgetpu:usb:0"``..., or a list of these as a chain; an explicit device never silently
-    becomes another. ``backend``: pin one backend name or a chain of them. ``fallback=False``: the
-    first candidate that is tried and fails raises its error (pairings skipped because a backend
-    is not installed are recorded, not raised). ``threads``: intra-op threads. ``precision``:
-    ``"fp32"``, ``"fp16"``, ``"bf16"``, ``"int8"`` where the backend converts, ``None`` for its
-    default.
-    ``float_io``: quantised models take and return float32. ``warmup``: zero-input runs at load,
-    which also prove the backend works. ``options``: per-backend options, ``{name: {...}}``.
+    becomes another. ``backend``: pin one backend name or a chain of them. ``fallback``: ``True``
+    (default) moves to the next candidate at load and at run time; ``"eager"`` also opens the
+    next candidate at load; a ``FallbackPolicy`` sets the circuit breaker; ``False``: the first
+    candidate that is tried and fails raises its error, at load and at run time (pairings
+    skipped because a backend is not installed are recorded, not raised). ``threads``: intra-op
+    threads. ``precision``: ``"fp32"``, ``"fp16"``, ``"bf16"``, ``"int8"`` where the backend
+    converts, ``None`` for its default. ``float_io``: quantised models take and return float32.
+    ``warmup``: runs of a fixed input at load, which prove the backend works and record the
+    golden output ``Model.health()`` compares against. ``options``: per-backend options,
+    ``{name: {...}}``.
 
     Raises ``FileNotFoundError``, ``ConfigurationError``, ``ModelError``, ``BackendUnavailable``
     or ``NoBackendAvailable`` (whose ``attempts`` say what each candidate did).
     """
+    load_started = time.perf_counter()
     _check_arguments(threads, precision, warmup)
+    policy = _policy(fallback)
     chain = parse_device_chain(device)
     pins = _backend_pins(backend)
     per_backend = _split_options(options, pins)
@@ -175,17 +231,20 @@ def load(
     steps = plan(files, expand_devices(chain, detected_devices(), formats), pins)
     attempts: list[Attempt] = []
     errors: list[EdgeInferError] = []
+
+    def options_for(candidate: Candidate) -> OpenOptions:
+        return OpenOptions(
+            threads, precision, bool(float_io), per_backend.get(candidate.backend, {})
+        )
+
     for position, candidate in enumerate(steps):
         if isinstance(candidate, Attempt):
             attempts.append(candidate)
             _log.info("%s", candidate.describe())
             continue
-        open_options = OpenOptions(
-            threads, precision, bool(float_io), per_backend.get(candidate.backend, {})
-        )
         started = time.perf_counter()
         try:
-            instance, note = _open(candidate, open_options, warmup)
+            opened = _open(candidate, options_for(candidate), warmup)
         except (ConfigurationError, InvalidInput, FileNotFoundError):
             raise
         except Exception as error:
@@ -196,7 +255,7 @@ def load(
             attempts.append(candidate.failed(error, time.perf_counter() - started))
             errors.append(error)
             _log.info("%s", attempts[-1].describe())
-            if not fallback:
+            if policy is None:
                 error.attempts = tuple(attempts)  # type: ignore[attr-defined]
                 raise error
             continue
@@ -212,7 +271,10 @@ def load(
                 candidate.file.name,
                 len(errors),
             )
-        notes = [note] if note else []
-        remaining = [step for step in steps[position + 1 :] if isinstance(step, Candidate)]
-        return Model(instance, candidate, attempts, remaining, notes)
+        rest = [step for step in steps[position + 1 :] if isinstance(step, Candidate)]
+
+        def opener(later: Candidate) -> Backend:
+            return _open(later, options_for(later), warmup).backend
+
+        return _model(candidate, opened, rest, attempts, policy, opener, load_started)
     raise _final_error(attempts, errors)

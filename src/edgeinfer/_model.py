@@ -1,20 +1,25 @@
-"""``Model``: one opened backend plus everything edgeinfer adds on top of it, written once."""
+"""``Model``: the chain of candidates behind one model, and everything edgeinfer adds on top of a
+backend, written once: input checks, always-on timing, run-time fallback, health, profiles."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._backend import Backend
-from ._errors import InferenceError
-from ._inputs import InputChecker
-from ._plan import Candidate
+from ._errors import ConfigurationError, EdgeInferError, InferenceError
+from ._failover import RUNTIME_FAILURES, Chain, FallbackEvent
+from ._stats import LatencyRecorder, LatencyStats
 from ._types import Attempt, TensorSpec
+
+if TYPE_CHECKING:
+    from ._backend import Backend
+    from ._model_health import ModelHealth
+    from ._profile import OperatorProfile
 
 __all__ = ["Model"]
 
@@ -22,109 +27,168 @@ InputsLike = Mapping[str, Any] | Sequence[Any] | np.ndarray
 
 
 class Model:
-    """A model opened on one backend and device. Create it with ``edgeinfer.load()``.
+    """A model opened on the best candidate of its plan. Create it with ``edgeinfer.load()``.
 
     ``run(inputs)`` (or calling the model) takes a dict by input name, a sequence in input order,
     or one array for a one-input model, checks it against ``inputs``, and returns a dict of output
-    name -> array in the model's output order. Arrays returned are the caller's to keep.
+    name -> array in the model's output order. Arrays returned are the caller's to keep. When the
+    serving backend fails on valid input, the next candidate serves (see ``history``).
     """
 
     def __init__(
         self,
-        backend: Backend,
-        candidate: Candidate,
+        chain: Chain,
         attempts: Sequence[Attempt],
-        remaining: Sequence[Candidate],
         notes: Sequence[str] = (),
+        recorder: LatencyRecorder | None = None,
     ) -> None:
-        self._backend: Backend | None = backend
-        self._candidate = candidate
+        self._chain = chain
         self._attempts = tuple(attempts)
-        self._remaining = tuple(remaining)
-        self._notes = tuple(notes)
-        self._inputs = backend.inputs
-        self._outputs = backend.outputs
-        self._check = InputChecker(self._inputs, backend.dim_names())
+        self._notes = list(notes)
+        self._recorder = recorder or LatencyRecorder()
+        self._cold = True
+        self._closed = False
         self._close_lock = threading.Lock()
 
     # --- what runs, where -------------------------------------------------------------------
     @property
     def backend(self) -> str:
-        """Name of the backend that runs the model (``"onnxruntime"``, ``"litert"``, ...)."""
-        return self._candidate.backend
+        """Name of the backend that serves now (``"onnxruntime"``, ``"litert"``, ...)."""
+        return self._chain.active.name
 
     @property
     def device(self) -> str:
-        """Device string it runs on (``"cpu"``, ``"gpu:0"``, ``"edgetpu:usb:0"``)."""
-        return self._backend.device if self._backend is not None else self._candidate.device.id
+        """Device string it runs on now (``"cpu"``, ``"gpu:0"``, ``"edgetpu:usb:0"``)."""
+        return self._chain.active.device
 
     @property
     def path(self) -> str:
-        """The model file that was opened (one of several when a folder or list was given)."""
-        return str(self._candidate.file)
+        """The model file that serves now (one of several when a folder or list was given)."""
+        return str(self._chain.active.candidate.file)
 
     @property
     def inputs(self) -> tuple[TensorSpec, ...]:
-        return self._inputs
+        """Input specs of the candidate that serves now."""
+        return self._chain.active.inputs
 
     @property
     def outputs(self) -> tuple[TensorSpec, ...]:
-        return self._outputs
+        """Output specs of the candidate that serves now."""
+        return self._chain.active.outputs
 
     @property
     def attempts(self) -> tuple[Attempt, ...]:
-        """Every candidate ``load()`` considered, in order, the one that opened last."""
+        """Every candidate ``load()`` considered, in plan order, the one that opened last."""
         return self._attempts
 
+    @property
+    def history(self) -> tuple[FallbackEvent, ...]:
+        """Every run-time switch: fallbacks, demotions, recoveries, candidates that failed."""
+        return tuple(self._chain.history)
+
+    @property
+    def _backend(self) -> Backend | None:
+        return self._chain.active.backend
+
     # --- running ----------------------------------------------------------------------------
-    def run(self, inputs: InputsLike) -> dict[str, np.ndarray]:
-        """Run the model. Raises ``InvalidInput`` for inputs that do not match ``inputs``."""
-        feeds = self._check(inputs)
-        backend = self._backend
-        if backend is None:
-            raise InferenceError(f"model {self._candidate.file.name} is closed; load it again")
-        return backend.run(feeds)
+    def run(self, inputs: InputsLike, *, timeout: float | None = None) -> dict[str, np.ndarray]:
+        """Run the model. ``InvalidInput`` for inputs that do not match ``inputs`` (never a
+        fallback); ``timeout`` (seconds) needs ``load(..., isolate=True)``."""
+        chain = self._chain
+        if chain.probe_due is not None and time.monotonic() >= chain.probe_due:
+            chain.reselect()
+        link = chain.active
+        check, backend = link.check, link.backend
+        if backend is None or check is None:
+            raise InferenceError("the model is closed; load it again")
+        feeds = check(inputs)
+        start = time.perf_counter_ns()
+        try:
+            if timeout is None:
+                result = backend.run(feeds)
+            else:
+                result = self._run_with_timeout(backend, feeds, timeout)
+        except RUNTIME_FAILURES as error:
+            result = chain.recover(inputs, link, error)
+        else:
+            if link.failures or link.demoted_until:  # it answered: close its breaker
+                chain.succeeded(link)
+        end = time.perf_counter_ns()
+        if self._cold:  # the first call pays one-time costs: kept apart from the statistics
+            self._cold = False
+            self._recorder.first_call = (end - start) / 1000.0
+        else:
+            self._recorder.record(start, end)
+        return result
 
     __call__ = run
 
+    @staticmethod
+    def _run_with_timeout(backend: Backend, feeds: Any, timeout: float) -> dict[str, np.ndarray]:
+        run = getattr(backend, "run_with_timeout", None)
+        if run is None:
+            raise ConfigurationError(
+                "timeout= needs a backend in its own process: load(..., isolate=True); a call "
+                "that hangs inside this process cannot be stopped"
+            )
+        result: dict[str, np.ndarray] = run(feeds, timeout)
+        return result
+
+    # --- measuring --------------------------------------------------------------------------
+    def stats(self) -> LatencyStats:
+        """Latency of the calls since load (or the last ``reset_stats``), in microseconds."""
+        return self._recorder.stats()
+
+    def reset_stats(self) -> None:
+        """Forget the recorded calls (load time, warm-up and first call stay)."""
+        self._recorder.reset()
+
+    def profile(
+        self,
+        n: int | None = None,
+        *,
+        duration: float | None = None,
+        warmup: int = 3,
+        inputs: InputsLike | None = None,
+        operators: bool = False,
+    ) -> LatencyStats | OperatorProfile:
+        """A measured loop of ``n`` calls (or ``duration`` seconds; default 100 calls) on
+        ``inputs`` (default: generated ones). With ``operators=True``, per-operator times where
+        the runtime offers them, as an ``OperatorProfile`` (``to_chrome_trace(path)``)."""
+        from ._profile import measure, operator_profile
+
+        if operators:
+            return operator_profile(self, n or 10, inputs)
+        return measure(self, n, duration, warmup, inputs)
+
+    def health(self) -> ModelHealth:
+        """The golden self-test rerun, latency drift, the serving candidate and the system."""
+        from ._model_health import model_health
+
+        return model_health(self)
+
     # --- explaining -------------------------------------------------------------------------
     def explain(self) -> str:
-        """The plan in words: what runs, why, and why each other candidate did not."""
-        lines = [f"Model {self._candidate.file.name}"]
-        state = "" if self._backend is not None else " (closed)"
-        lines.append(f"  runs on: {self.backend} on {self.device}, file {self.path}{state}")
-        if self._backend is not None:
-            lines.extend(f"    {key}: {value}" for key, value in self._backend.details().items())
-        lines.append("  inputs:  " + ", ".join(str(spec) for spec in self._inputs))
-        lines.append("  outputs: " + ", ".join(str(spec) for spec in self._outputs))
-        lines.extend(f"  note: {note}" for note in self._notes)
-        failed = [attempt for attempt in self._attempts if not attempt.ok]
-        if failed:
-            lines.append("  not chosen, in plan order:")
-            lines.extend(f"    - {attempt.describe()}" for attempt in failed)
-        else:
-            lines.append("  it was the first candidate of the plan.")
-        if self._remaining:
-            lines.append("  later in the chain (not needed, not opened):")
-            lines.extend(
-                f"    - {c.backend} on {c.device.id} ({c.file.name})" for c in self._remaining
-            )
-        return "\n".join(lines)
+        """The plan in words: what runs, why, why not the others, and every switch since."""
+        from ._explain import explain
+
+        return explain(self)
 
     def __repr__(self) -> str:
-        state = "" if self._backend is not None else ", closed"
+        state = ", closed" if self._closed else ""
         return (
-            f"<edgeinfer.Model {self._candidate.file.name!r} on {self.backend}/{self.device}"
-            f"{state}>"
+            f"<edgeinfer.Model {self._chain.active.candidate.file.name!r} on "
+            f"{self.backend}/{self.device}{state}>"
         )
 
     # --- lifetime ---------------------------------------------------------------------------
     def close(self) -> None:
-        """Release the runtime. Idempotent; ``run`` afterwards raises ``InferenceError``."""
+        """Release every runtime. Idempotent; ``run`` afterwards raises ``InferenceError``."""
         with self._close_lock:
-            backend, self._backend = self._backend, None
-        if backend is not None:
-            backend.close()
+            if self._closed:
+                return
+            self._closed = True
+        self._chain.close()
 
     def __enter__(self) -> Model:
         return self
@@ -138,7 +202,11 @@ class Model:
         self.close()
 
     def __del__(self) -> None:
-        backend = getattr(self, "_backend", None)
-        if backend is not None:
-            with contextlib.suppress(Exception):  # never raise from a finaliser
-                backend.close()
+        chain = getattr(self, "_chain", None)
+        if chain is not None and not getattr(self, "_closed", True):
+            try:
+                chain.close()
+            except EdgeInferError:  # never raise from a finaliser
+                pass
+            except Exception:
+                pass

@@ -160,10 +160,19 @@ class OnnxRuntimeBackend(Backend):
     devices: ClassVar[tuple[str, ...]] = ("cpu", "gpu", "npu")
     extra: ClassVar[str | None] = "onnx"
 
-    def __init__(self, session: Any, path: Path, device: str, options: OpenOptions) -> None:
+    def __init__(
+        self,
+        session: Any,
+        path: Path,
+        device: str,
+        options: OpenOptions,
+        providers: list[tuple[str, dict[str, str]]] | None = None,
+    ) -> None:
         self._session: Any = session
         self._path = path
         self._device = device
+        self._options = options
+        self._providers = providers or [("CPUExecutionProvider", {})]
         self._threads = options.threads
         self._float_io = options.float_io
         self._inputs = tuple(_spec(arg) for arg in session.get_inputs())
@@ -217,7 +226,7 @@ class OnnxRuntimeBackend(Backend):
                 "{'session_options': {'log_severity_level': 0}}} to see onnxruntime's reason"
             )
         with _opening(path):
-            return cls(session, path, device.id, options)
+            return cls(session, path, device.id, options, providers)
 
     @property
     def inputs(self) -> tuple[TensorSpec, ...]:
@@ -258,6 +267,12 @@ class OnnxRuntimeBackend(Backend):
         if self._single_output is not None:
             return {self._single_output: results[0]}
         return dict(zip(self._output_names, results))  # noqa: B905 - one result per name
+
+    def operator_events(self, feeds: Mapping[str, np.ndarray], runs: int) -> list[Any]:
+        """Per-node times from onnxruntime's own profiler, on a separate profiling session."""
+        from ._ort_profile import operator_events
+
+        return operator_events(self._path, self._providers, self._options, feeds, runs)
 
     def close(self) -> None:
         self._session = None

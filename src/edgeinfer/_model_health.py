@@ -1,0 +1,148 @@
+"""``Model.health()``: is the model still right, still fast, still where it should run?
+
+- Golden self-test: a fixed input is run when each candidate opens and its output recorded;
+  health reruns it on the serving candidate and compares.
+- Latency drift: the p50 of the most recent calls against the p50 of the first calls.
+- Placement: whether the preferred candidate (the first of the plan that opened) serves.
+- The system snapshot (``edgeinfer.health()``): throttling and heat explain slow models.
+
+Status is ``ok``, ``degraded`` (slower, on a fallback, system under strain) or ``failed`` (the
+golden output changed or the serving backend cannot run), with the reasons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._errors import EdgeInferError
+from ._stats import BASELINE_CALLS, stats_of
+from ._types import _ToDict
+
+if TYPE_CHECKING:
+    from ._failover import Link
+    from ._model import Model
+
+__all__ = ["DRIFT_LIMIT", "ModelHealth", "compare_golden", "model_health", "record_golden"]
+
+DRIFT_LIMIT = 1.5  # recent p50 more than 1.5x the baseline is "degraded"
+GOLDEN_RTOL = 1e-3
+
+
+@dataclass(frozen=True, slots=True)
+class ModelHealth(_ToDict):
+    """The health of one model; ``reasons`` explain any status but ``ok``."""
+
+    status: str
+    reasons: tuple[str, ...]
+    backend: str
+    device: str
+    preferred: bool
+    golden: str
+    golden_max_error: float | None
+    baseline_p50: float | None
+    recent_p50: float | None
+    latency_drift: float | None
+    system: Any = None
+
+
+def record_golden(link: Link) -> None:
+    """Run the golden input on a freshly opened candidate and keep its output."""
+    from ._profile import generated_inputs
+
+    if link.backend is None or link.check is None:
+        return
+    try:
+        link.golden = link.backend.run(link.check(generated_inputs(link.inputs)))
+    except EdgeInferError:
+        link.golden = None  # e.g. dynamic sizes the guess of 1 does not fit: no golden
+
+
+def compare_golden(expected: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> float | None:
+    """The largest relative error over float outputs (0.0 when all exact), ``None`` when an
+    integer/bool output or a shape differs."""
+    worst = 0.0
+    for name, want in expected.items():
+        have = got.get(name)
+        if have is None or have.shape != want.shape:
+            return None
+        if want.dtype.kind == "f":
+            scale = float(np.max(np.abs(want))) if want.size else 0.0
+            error = float(np.max(np.abs(have.astype(np.float64) - want))) if want.size else 0.0
+            worst = max(worst, error / max(scale, 1e-12))
+        elif not np.array_equal(have, want):
+            return None
+    return worst
+
+
+def _golden(link: Link) -> tuple[str, float | None, str | None]:
+    from ._profile import generated_inputs
+
+    if link.golden is None or link.backend is None or link.check is None:
+        return "not recorded", None, None
+    try:
+        got = link.backend.run(link.check(generated_inputs(link.inputs)))
+    except EdgeInferError as error:
+        return "failed", None, f"the golden self-test raised {type(error).__name__}: {error}"
+    error_size = compare_golden(link.golden, got)
+    if error_size is None or error_size > GOLDEN_RTOL:
+        size = "integer or shape mismatch" if error_size is None else f"{error_size:.2e}"
+        return "failed", error_size, f"the golden output changed ({size})"
+    return "passed", error_size, None
+
+
+def _system_reasons(snapshot: Any) -> list[str]:
+    reasons = getattr(snapshot, "strain", None)
+    if callable(reasons):
+        found: list[str] = list(reasons())
+        return found
+    return []
+
+
+def model_health(model: Model) -> ModelHealth:
+    chain = model._chain
+    link = chain.active
+    reasons: list[str] = []
+    failed = False
+    golden, golden_error, golden_reason = _golden(link)
+    if golden_reason:
+        failed = True
+        reasons.append(golden_reason)
+    preferred = link is chain.links[0]
+    if not preferred:
+        reasons.append(
+            f"running on a fallback ({link.name} on {link.device}), not on "
+            f"{chain.links[0].name} on {chain.links[0].device}"
+        )
+    recorder = model._recorder
+    baseline = recorder.baseline_p50
+    recent = stats_of(recorder.recent(BASELINE_CALLS)).p50 if recorder.count >= 1 else None
+    drift = recent / baseline if recent is not None and baseline else None
+    if drift is not None and drift > DRIFT_LIMIT and recorder.count >= 2 * BASELINE_CALLS:
+        reasons.append(
+            f"latency drifted: recent p50 {recent:.1f} us is {drift:.2f}x the "
+            f"baseline {baseline:.1f} us"
+        )
+    try:
+        from ._health import health as system_health
+
+        snapshot: Any = system_health()
+    except ImportError:
+        snapshot = None
+    reasons.extend(_system_reasons(snapshot))
+    status = "failed" if failed else ("degraded" if reasons else "ok")
+    return ModelHealth(
+        status,
+        tuple(reasons),
+        link.name,
+        link.device,
+        preferred,
+        golden,
+        golden_error,
+        baseline,
+        recent,
+        drift,
+        snapshot,
+    )
