@@ -110,7 +110,7 @@ def litert_environment() -> str:
     )
 
 
-def raw_step(interpreter: Any, input_index: int, x: np.ndarray, output_index: int) -> np.ndarray:
+def raw_step(interpreter: Any, input_index: int, x: np.ndarray, output_index: int) -> Any:
     """The raw loop body: what edgeinfer's ``Model.run`` is measured against."""
     interpreter.set_tensor(input_index, x)
     interpreter.invoke()
@@ -149,13 +149,14 @@ def _open_arms(path: Path) -> tuple[list[Any], dict[str, Arm]]:
     input_index = raw.get_input_details()[0]["index"]
     output_index = raw.get_output_details()[0]["index"]
     spec = model.inputs[0]
-    x = native_input(tuple(spec.shape), spec.dtype)  # the same array object on every arm
+    shape = tuple(int(d) for d in raw.get_input_details()[0]["shape"])
+    x = native_input(shape, spec.dtype)  # the same array object on every arm
     arms: dict[str, Arm] = {
         EDGE: (model.run, (x,)),
         RAW: (raw_step, (raw, input_index, x, output_index)),
         LOCK: (locked.run, (x,)),
     }
-    print(f"  input {spec.name} {spec.dtype} {list(spec.shape)}; {model.explain().splitlines()[1]}")
+    print(f"  input {spec.name} {spec.dtype} {list(shape)}; {model.explain().splitlines()[1]}")
     pool = getattr(getattr(model, "_backend", None), "_pool", None)
     own = pool.interpreters()[0] if pool is not None else None
     if own is None:

@@ -41,6 +41,15 @@ class Io:
         self.outputs_specs = tuple(
             float_spec(s) if s.name in self.dequantize_out else s for s in self.native_outputs
         )
+        # The common case, served by a short path: one input, one output, nothing to convert.
+        self.simple: tuple[str, int, str, int] | None = None
+        if (
+            len(inputs) == 1
+            and len(outputs) == 1
+            and not self.quantize_in
+            and not (self.dequantize_out)
+        ):
+            self.simple = (inputs[0][0], inputs[0][1], outputs[0][0], outputs[0][1])
 
 
 def read_io(interpreter: Any, extra: Mapping[str, Any], float_io: bool) -> Io:

@@ -97,21 +97,23 @@ class LiteRtBackend(Backend):
         delegates = cls._delegates(device, extra, load_delegate)
         resolver = cls._resolver(interpreter_class, extra)
 
-        def make() -> Any:
-            kwargs: dict[str, Any] = {"model_path": str(path), "num_threads": options.threads}
-            if delegates:
-                kwargs["experimental_delegates"] = delegates
-            if resolver is not None:
-                kwargs["experimental_op_resolver_type"] = resolver
-            return _quietly(cls.name, lambda: _allocated(interpreter_class(**kwargs)))
+        # Read once, shared by every interpreter of the pool (each would map the file again).
+        content = path.read_bytes()
+        kwargs: dict[str, Any] = {"model_content": content, "num_threads": options.threads}
+        if delegates:
+            kwargs["experimental_delegates"] = delegates
+        if resolver is not None:
+            kwargs["experimental_op_resolver_type"] = resolver
 
         with cls._opening(path):
-            first = make()
+            first = _quietly(cls.name, lambda: _allocated(interpreter_class(**kwargs)))
             io = read_io(first, extra, options.float_io)
         indices = io.input_indices
 
         def make_slot() -> Slot:
-            interpreter = make()
+            # Later interpreters are created inside run(): no stderr capture there (descriptor
+            # 2 is process-wide and other threads may be writing to it).
+            interpreter = _allocated(interpreter_class(**kwargs))
             return Slot(interpreter, tuple(tuple(interpreter.get_tensor(i).shape) for i in indices))
 
         first_slot = Slot(first, tuple(tuple(first.get_tensor(i).shape) for i in indices))
@@ -202,19 +204,44 @@ class LiteRtBackend(Backend):
         pool, io = self._pool, self._io
         if pool is None:
             raise InferenceError(f"{self.name} interpreter for {self._path.name} is closed")
-        arrays = [self._prepare(name, feeds[name]) for name in io.input_names]
-        with pool.slot(shapes_of(arrays)) as slot:
-            try:
-                slot.fit(io.input_indices, shapes_of(arrays))
-                interpreter = slot.interpreter
-                for index, array in zip(io.input_indices, arrays, strict=True):
+        try:
+            if io.simple is not None:  # one input, one output, no conversion: the short path
+                name, index, out_name, out_index = io.simple
+                array = feeds[name]
+                if not array.flags.c_contiguous:
+                    array = np.ascontiguousarray(array)
+                shapes = (array.shape,)
+                slot = pool.acquire(shapes)
+                try:
+                    if slot.shapes != shapes:
+                        slot.fit(io.input_indices, shapes)
+                    interpreter = slot.interpreter
                     interpreter.set_tensor(index, array)
-                interpreter.invoke()
-                results = {name: interpreter.get_tensor(index) for name, index in io.outputs}
-            except EdgeInferError:
-                raise
-            except Exception as error:
-                raise self._run_error(error) from error
+                    interpreter.invoke()
+                    return {out_name: interpreter.get_tensor(out_index)}
+                finally:
+                    pool.release(slot)
+            return self._run_general(pool, io, feeds)
+        except EdgeInferError:
+            raise
+        except Exception as error:
+            raise self._run_error(error) from error
+
+    def _run_general(
+        self, pool: InterpreterPool, io: Io, feeds: Mapping[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        arrays = [self._prepare(name, feeds[name]) for name in io.input_names]
+        shapes = shapes_of(arrays)
+        slot = pool.acquire(shapes)
+        try:
+            slot.fit(io.input_indices, shapes)
+            interpreter = slot.interpreter
+            for index, array in zip(io.input_indices, arrays, strict=True):
+                interpreter.set_tensor(index, array)
+            interpreter.invoke()
+            results = {name: interpreter.get_tensor(index) for name, index in io.outputs}
+        finally:
+            pool.release(slot)
         for name, spec in io.dequantize_out.items():
             results[name] = dequantize(results[name], spec.quantization)  # type: ignore[arg-type]
         return results
