@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ._types import _ToDict
 
@@ -26,7 +26,8 @@ class LatencyStats(_ToDict):
     """Latency of a model's calls, in microseconds; ``None`` where there is nothing to measure.
 
     ``count`` is every call since the last reset; the other figures describe the most recent
-    ``window`` calls. ``throughput`` is calls per second over the wall time those calls spanned.
+    ``window`` calls. ``throughput`` is calls per second over the wall time since the last reset
+    (from a measured loop: over the loop).
     ``first_call`` (the cold call), ``warmup`` and ``load_ms`` are kept apart from the rest.
     """
 
@@ -117,12 +118,15 @@ def stats_of(
 
 
 class LatencyRecorder:
-    """A ring of the last ``window`` call durations and end times, in nanoseconds."""
+    """A ring of the last ``window`` call durations (ns), plus the count and wall time since
+    the last reset (for throughput)."""
 
     __slots__ = (
         "_durations",
-        "_ends",
+        "_first_start",
         "_index",
+        "_last_end",
+        "_mask",
         "baseline_p50",
         "count",
         "first_call",
@@ -136,8 +140,10 @@ class LatencyRecorder:
             raise ValueError("window must be >= 1")
         self.window = window
         self._durations = [0] * window
-        self._ends = [0] * window
+        self._mask = window - 1 if window & (window - 1) == 0 else -1  # fast wrap for 2**k
         self._index = 0
+        self._first_start = 0
+        self._last_end = 0
         self.count = 0
         self.first_call: float | None = None
         self.warmup: tuple[float, ...] = ()
@@ -145,17 +151,25 @@ class LatencyRecorder:
         self.baseline_p50: float | None = None  # us, of the first BASELINE_CALLS calls
 
     def record(self, start_ns: int, end_ns: int) -> None:
-        """Store one call. The hot path: no allocation beyond the int objects themselves."""
+        """Store one call. The hot path: a few stores, no allocation beyond the ints."""
         index = self._index
         self._durations[index] = end_ns - start_ns
-        self._ends[index] = end_ns
-        self._index = index + 1 if index + 1 < self.window else 0
-        self.count += 1
-        if self.count == BASELINE_CALLS and self.baseline_p50 is None:
+        self._last_end = end_ns
+        mask = self._mask
+        self._index = (index + 1) & mask if mask >= 0 else (index + 1) % self.window
+        count = self.count + 1
+        self.count = count
+        if count <= BASELINE_CALLS:
+            self._early(count, start_ns)
+
+    def _early(self, count: int, start_ns: int) -> None:
+        if count == 1:
+            self._first_start = start_ns
+        if count == BASELINE_CALLS and self.baseline_p50 is None:
             self.baseline_p50 = stats_of(self.recent(BASELINE_CALLS)).p50
 
     def reset(self) -> None:
-        """Forget every call (the cold-call, warm-up and load figures stay)."""
+        """Forget every call (the cold-call, warm-up, load and baseline figures stay)."""
         self._index = 0
         self.count = 0
 
@@ -167,21 +181,20 @@ class LatencyRecorder:
         return [self._durations[p] for p in positions]
 
     def stats(self) -> LatencyStats:
-        stored = min(self.count, self.window)
+        """Statistics of the window; throughput over the wall time since the last reset."""
+        span = self._last_end - self._first_start if self.count else None
         durations = self.recent()
-        span = None
-        if stored:
-            newest = self._ends[(self._index - 1) % self.window]
-            oldest = (self._index - stored) % self.window
-            span = newest - (self._ends[oldest] - self._durations[oldest])
-        return stats_of(
+        stats = stats_of(
             durations,
             count=self.count,
-            span_ns=span,
+            span_ns=None,
             first_call=self.first_call,
             warmup=self.warmup,
             load_ms=self.load_ms,
         )
+        if span:
+            stats = replace(stats, throughput=self.count / (span / 1e9))
+        return stats
 
 
 def now_ns() -> int:

@@ -49,12 +49,14 @@ def operator_events(
             continue
         args = record.get("args", {})
         run = sum(1 for start in starts if start <= record["ts"]) - 1
-        events.append(OperatorEvent(
-            name=str(record["name"]).removesuffix("_kernel_time"),
-            op_type=str(args.get("op_name", "")),
-            start=float(record["ts"]),
-            duration=float(record["dur"]),
-            run=max(run, 0),
-            device=str(args.get("provider", "")),
-        ))
+        events.append(
+            OperatorEvent(
+                name=str(record["name"]).removesuffix("_kernel_time"),
+                op_type=str(args.get("op_name", "")),
+                start=float(record["ts"]),
+                duration=float(record["dur"]),
+                run=max(run, 0),
+                device=str(args.get("provider", "")),
+            )
+        )
     return events

@@ -141,8 +141,9 @@ class OpenVinoBackend(Backend):
         for line in native.lines():
             _log.debug("openvino (native): %s", line)
         instance = cls(compiled, path, *_what_runs(compiled, device, device_name, options, path))
-        instance._profiled = lambda: core.compile_model(model, device_name,
-                                                        {**config, "PERF_COUNT": True})
+        instance._profiled = lambda: core.compile_model(
+            model, device_name, {**config, "PERF_COUNT": True}
+        )
         return instance
 
     # --- the contract -----------------------------------------------------------------------
@@ -193,8 +194,11 @@ class OpenVinoBackend(Backend):
                 if str(info.status).endswith("NOT_RUN"):
                     continue
                 duration = info.real_time.total_seconds() * 1e6
-                events.append(OperatorEvent(info.node_name, info.node_type, clock, duration, run,
-                                            info.exec_type))
+                events.append(
+                    OperatorEvent(
+                        info.node_name, info.node_type, clock, duration, run, info.exec_type
+                    )
+                )
                 clock += duration
         return events
 
