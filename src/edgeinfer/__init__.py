@@ -35,9 +35,23 @@ if TYPE_CHECKING:
         NoBackendAvailable,
         UnknownBackend,
     )
+    from ._failover import FallbackEvent, FallbackPolicy
+    from ._health import (
+        CpuFrequency,
+        GpuHealth,
+        HealthSnapshot,
+        JetsonHealth,
+        PiThrottled,
+        Temperature,
+        ThrottleCount,
+        health,
+    )
     from ._load import load
     from ._model import Model
+    from ._model_health import ModelHealth
+    from ._profile import OperatorEvent, OperatorProfile
     from ._registry import register_backend
+    from ._stats import LatencyStats
     from ._types import Attempt, Availability, BackendInfo, Device, Quantization, TensorSpec
 
 __all__ = [
@@ -47,23 +61,37 @@ __all__ = [
     "BackendInfo",
     "BackendUnavailable",
     "ConfigurationError",
+    "CpuFrequency",
     "Device",
     "DeviceError",
     "DeviceRequest",
     "EdgeInferError",
+    "FallbackEvent",
+    "FallbackPolicy",
+    "GpuHealth",
+    "HealthSnapshot",
     "InferenceError",
     "InvalidInput",
+    "JetsonHealth",
+    "LatencyStats",
     "Model",
     "ModelError",
+    "ModelHealth",
     "ModelIncompatible",
     "NoBackendAvailable",
     "OpenOptions",
+    "OperatorEvent",
+    "OperatorProfile",
+    "PiThrottled",
     "Quantization",
+    "Temperature",
     "TensorSpec",
+    "ThrottleCount",
     "UnknownBackend",
     "__version__",
     "backends",
     "devices",
+    "health",
     "load",
     "register_backend",
 ]
@@ -77,6 +105,25 @@ _WHERE = {
     "load": "_load",
     "Model": "_model",
     "register_backend": "_registry",
+    "FallbackEvent": "_failover",
+    "FallbackPolicy": "_failover",
+    "LatencyStats": "_stats",
+    "ModelHealth": "_model_health",
+    "OperatorEvent": "_profile",
+    "OperatorProfile": "_profile",
+    **dict.fromkeys(
+        (
+            "health",
+            "HealthSnapshot",
+            "Temperature",
+            "CpuFrequency",
+            "ThrottleCount",
+            "PiThrottled",
+            "JetsonHealth",
+            "GpuHealth",
+        ),
+        "_health",
+    ),
     **dict.fromkeys(
         ("Attempt", "Availability", "BackendInfo", "Device", "Quantization", "TensorSpec"),
         "_types",

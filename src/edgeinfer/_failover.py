@@ -115,7 +115,7 @@ class Chain:
     def __init__(
         self,
         links: Sequence[Link],
-        opener: Callable[[Candidate], Backend] | None,
+        opener: Callable[[Candidate], tuple[Backend, dict[str, np.ndarray] | None]] | None,
         policy: FallbackPolicy | None,
     ) -> None:
         self.links = list(links)
@@ -168,7 +168,8 @@ class Chain:
         if link.unusable or self.opener is None:
             return False
         try:
-            link.attach(self.opener(link.candidate))
+            backend, link.golden = self.opener(link.candidate)
+            link.attach(backend)
         except EdgeInferError as error:
             link.unusable = _text(error)
             self._event("open-failed", link, None, link.unusable)

@@ -152,7 +152,7 @@ def _model(
     rest: Sequence[Candidate],
     attempts: Sequence[Attempt],
     policy: FallbackPolicy | None,
-    opener: Callable[[Candidate], Backend],
+    opener: Callable[[Candidate], tuple[Backend, dict[str, np.ndarray] | None]],
     load_started: float,
 ) -> Model:
     link = Link(first, opened.backend)
@@ -273,8 +273,9 @@ def load(
             )
         rest = [step for step in steps[position + 1 :] if isinstance(step, Candidate)]
 
-        def opener(later: Candidate) -> Backend:
-            return _open(later, options_for(later), warmup).backend
+        def opener(later: Candidate) -> tuple[Backend, dict[str, np.ndarray] | None]:
+            opened_later = _open(later, options_for(later), warmup)
+            return opened_later.backend, opened_later.golden
 
         return _model(candidate, opened, rest, attempts, policy, opener, load_started)
     raise _final_error(attempts, errors)

@@ -13,11 +13,13 @@ golden output changed or the serving backend cannot run), with the reasons.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._errors import EdgeInferError
+from ._health import HealthSnapshot
+from ._health import health as system_health
 from ._stats import BASELINE_CALLS, stats_of
 from ._types import _ToDict
 
@@ -25,7 +27,13 @@ if TYPE_CHECKING:
     from ._failover import Link
     from ._model import Model
 
-__all__ = ["DRIFT_LIMIT", "ModelHealth", "compare_golden", "model_health", "record_golden"]
+__all__ = [
+    "DRIFT_LIMIT",
+    "ModelHealth",
+    "compare_golden",
+    "model_health",
+    "system_strain",
+]
 
 DRIFT_LIMIT = 1.5  # recent p50 more than 1.5x the baseline is "degraded"
 GOLDEN_RTOL = 1e-3
@@ -45,19 +53,7 @@ class ModelHealth(_ToDict):
     baseline_p50: float | None
     recent_p50: float | None
     latency_drift: float | None
-    system: Any = None
-
-
-def record_golden(link: Link) -> None:
-    """Run the golden input on a freshly opened candidate and keep its output."""
-    from ._profile import generated_inputs
-
-    if link.backend is None or link.check is None:
-        return
-    try:
-        link.golden = link.backend.run(link.check(generated_inputs(link.inputs)))
-    except EdgeInferError:
-        link.golden = None  # e.g. dynamic sizes the guess of 1 does not fit: no golden
+    system: HealthSnapshot | None = None
 
 
 def compare_golden(expected: dict[str, np.ndarray], got: dict[str, np.ndarray]) -> float | None:
@@ -93,12 +89,22 @@ def _golden(link: Link) -> tuple[str, float | None, str | None]:
     return "passed", error_size, None
 
 
-def _system_reasons(snapshot: Any) -> list[str]:
-    reasons = getattr(snapshot, "strain", None)
-    if callable(reasons):
-        found: list[str] = list(reasons())
-        return found
-    return []
+def system_strain(snapshot: HealthSnapshot) -> list[str]:
+    """What in the system snapshot can slow a model down right now."""
+    reasons = []
+    pi = snapshot.raspberry_pi
+    if pi is not None and pi.now():
+        reasons.append(f"the Raspberry Pi reports now: {', '.join(pi.now())}")
+    for sensor in snapshot.temperatures:
+        headroom = sensor.headroom
+        if headroom is not None and headroom <= 0:
+            reasons.append(f"{sensor.name} at {sensor.celsius:.0f} C, at or past its trip point")
+    for gpu in snapshot.gpus or ():
+        if gpu.throttled:
+            reasons.append(
+                f"GPU {gpu.index} clocks held down: {', '.join(gpu.clock_reasons or ())}"
+            )
+    return reasons
 
 
 def model_health(model: Model) -> ModelHealth:
@@ -125,13 +131,8 @@ def model_health(model: Model) -> ModelHealth:
             f"latency drifted: recent p50 {recent:.1f} us is {drift:.2f}x the "
             f"baseline {baseline:.1f} us"
         )
-    try:
-        from ._health import health as system_health
-
-        snapshot: Any = system_health()
-    except ImportError:
-        snapshot = None
-    reasons.extend(_system_reasons(snapshot))
+    snapshot = system_health()
+    reasons.extend(system_strain(snapshot))
     status = "failed" if failed else ("degraded" if reasons else "ok")
     return ModelHealth(
         status,
