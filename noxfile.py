@@ -21,6 +21,8 @@ BACKEND_EXTRAS = {
     "litert": "litert",
     "edgetpu": "edgetpu",
     "openvino": "openvino",
+    "coreml": "coreml",
+    "tensorrt": "tensorrt",
 }
 
 
@@ -71,6 +73,29 @@ def litert(session: nox.Session) -> None:
 def openvino(session: nox.Session) -> None:
     """OpenVINO: contract tests, fp32 parity with ONNX Runtime, precision and devices."""
     _backend_session(session, "openvino")
+
+
+@nox.session(python=PYTHONS[-1:])
+def coreml(session: nox.Session) -> None:
+    """Core ML: spec reading and errors everywhere; predictions only on macOS (else skipped)."""
+    session.install("-q", "-e", ".[test,coreml]")
+    session.run("python", "-m", "edgeinfer")
+    session.run("python", "-m", "pytest", "tests/test_coreml.py", "-rs", *session.posargs)
+
+
+@nox.session(python=PYTHONS[-1:])
+def tensorrt(session: nox.Session) -> None:
+    """TensorRT: detection, cache keys and errors everywhere; engines only with an NVIDIA GPU.
+
+    TensorRT's wheels come from NVIDIA's package index; without them the runtime tests skip
+    with the detector's reason."""
+    session.install("-q", "-e", ".[test]")
+    try:
+        session.install("-q", ".[tensorrt]", "--extra-index-url", "https://pypi.nvidia.com")
+    except Exception:  # no NVIDIA index or no wheel here: the non-hardware tests still run
+        session.log("TensorRT did not install here; its runtime tests will skip")
+    session.run("python", "-m", "edgeinfer")
+    session.run("python", "-m", "pytest", "tests/test_tensorrt.py", "-rs", *session.posargs)
 
 
 @nox.session(python=PYTHONS[-1:])

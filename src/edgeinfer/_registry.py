@@ -39,6 +39,7 @@ _BUILTIN: dict[str, _Entry] = {
     "litert": _Entry("edgeinfer.backends.litert:LiteRtBackend", "litert", None, "builtin"),
     "edgetpu": _Entry("edgeinfer.backends.edgetpu:EdgeTpuBackend", "edgetpu", None, "builtin"),
     "openvino": _Entry("edgeinfer.backends.openvino:OpenVinoBackend", "openvino", None, "builtin"),
+    "coreml": _Entry("edgeinfer.backends.coreml:CoreMlBackend", "coreml", None, "builtin"),
 }
 
 _entries: dict[str, _Entry] = dict(_BUILTIN)
