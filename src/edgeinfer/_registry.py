@@ -40,6 +40,7 @@ _BUILTIN: dict[str, _Entry] = {
     "edgetpu": _Entry("edgeinfer.backends.edgetpu:EdgeTpuBackend", "edgetpu", None, "builtin"),
     "openvino": _Entry("edgeinfer.backends.openvino:OpenVinoBackend", "openvino", None, "builtin"),
     "coreml": _Entry("edgeinfer.backends.coreml:CoreMlBackend", "coreml", None, "builtin"),
+    "tensorrt": _Entry("edgeinfer.backends.trt:TensorRtBackend", "tensorrt", None, "builtin"),
 }
 
 _entries: dict[str, _Entry] = dict(_BUILTIN)
