@@ -19,10 +19,15 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_every_backend_reports_why_and_how_to_fix() -> None:
-    for info in edgeinfer.backends():
+    rows = {info.name: info for info in edgeinfer.backends()}
+    for info in rows.values():
         assert not info.available, info
-        assert info.hint is not None
-        assert info.hint.startswith("pip install")
+        assert info.reason
+        assert info.hint  # how to fix it: a pip command, or what the platform needs
+    for name in ("onnxruntime", "litert", "openvino"):  # fixed by pip alone
+        hint = rows[name].hint
+        assert hint is not None
+        assert hint.startswith("pip install")
 
 
 def test_load_raises_backend_unavailable_with_the_pip_hint(tmp_path: Path) -> None:
