@@ -148,9 +148,9 @@ class Chain:
         with self._lock:
             now = time.monotonic()
             for link in self.links:
-                if link.unusable or (link.backend is None and link is not self.links[0]):
+                if link.unusable or link.demoted_until > now:
                     continue
-                if link.demoted_until > now:
+                if link.backend is None and not self._open(link):  # e.g. a crashed process
                     continue
                 self.active = link
                 break
@@ -213,6 +213,11 @@ class Chain:
     def _count_failure(self, link: Link, error: BaseException) -> None:
         assert self.policy is not None
         link.failures += 1
+        dead = getattr(link.backend, "alive", True) is False  # an isolated process that died
+        if dead and link.backend is not None:
+            link.backend.close()
+            link.backend = None  # reopened (a new process) when it is probed again
+            link.failures = max(link.failures, self.policy.threshold)
         if link.failures >= self.policy.threshold and link.demoted_until <= time.monotonic():
             link.demoted_until = time.monotonic() + self.policy.cooldown
             self._event(

@@ -36,6 +36,9 @@ from ._types import Attempt
 __all__ = ["load"]
 
 _log = logging.getLogger("edgeinfer")
+# With isolate=True: how long a backend process may take to open the model, and each warm-up
+# call; past it the process is stopped and the candidate has failed (DeviceError).
+ISOLATED_START_TIMEOUT = 120.0
 
 
 def _backend_pins(backend: str | Sequence[str] | None) -> tuple[str, ...] | None:
@@ -108,10 +111,15 @@ def _warm_up(instance: Backend, runs: int) -> _Opened:
     dynamic = any(spec.is_dynamic for spec in specs)
     feeds = generated_inputs(specs)
     times: list[float] = []
+    # An isolated backend's warm-up is bounded, so a hang at load becomes a DeviceError too.
+    bounded = getattr(instance, "run_with_timeout", None)
     try:
         for _ in range(runs):
             started = time.perf_counter_ns()
-            output = instance.run(feeds)
+            if bounded is not None:
+                output = bounded(feeds, ISOLATED_START_TIMEOUT)
+            else:
+                output = instance.run(feeds)
             times.append((time.perf_counter_ns() - started) / 1000.0)
     except InvalidInput as error:
         if dynamic:  # our guess of the dynamic sizes was wrong; the model may still be fine
@@ -125,8 +133,26 @@ def _warm_up(instance: Backend, runs: int) -> _Opened:
     return opened
 
 
-def _open(candidate: Candidate, options: OpenOptions, warmup: int) -> _Opened:
-    instance = backend_class(candidate.backend).open(candidate.file, candidate.device, options)
+def _instance(candidate: Candidate, options: OpenOptions, isolate: bool) -> Backend:
+    cls = backend_class(candidate.backend)
+    if not isolate:
+        return cls.open(candidate.file, candidate.device, options)
+    from ._isolate import IsolatedBackend, target_of  # lazy: keeps import edgeinfer cheap
+
+    return IsolatedBackend.start(
+        candidate.backend,
+        target_of(cls),
+        candidate.file,
+        candidate.device,
+        options,
+        start_timeout=ISOLATED_START_TIMEOUT,
+    )
+
+
+def _open(
+    candidate: Candidate, options: OpenOptions, warmup: int, isolate: bool = False
+) -> _Opened:
+    instance = _instance(candidate, options, isolate)
     try:
         return _warm_up(instance, warmup)
     except BaseException:
@@ -199,6 +225,7 @@ def load(
     precision: str | None = None,
     float_io: bool = False,
     warmup: int = 1,
+    isolate: bool = False,
     options: Mapping[str, Any] | None = None,
 ) -> Model:
     """Open a model on the best backend and device this machine really has.
@@ -215,7 +242,9 @@ def load(
     converts, ``None`` for its default. ``float_io``: quantised models take and return float32.
     ``warmup``: runs of a fixed input at load, which prove the backend works and record the
     golden output ``Model.health()`` compares against. ``options``: per-backend options,
-    ``{name: {...}}``.
+    ``{name: {...}}``. ``isolate``: run each backend in its own process, so that a crash or a
+    hang becomes a ``DeviceError`` (and a fallback) instead of killing this one; then
+    ``Model.run(inputs, timeout=...)`` bounds a call.
 
     Raises ``FileNotFoundError``, ``ConfigurationError``, ``ModelError``, ``BackendUnavailable``
     or ``NoBackendAvailable`` (whose ``attempts`` say what each candidate did).
@@ -244,7 +273,7 @@ def load(
             continue
         started = time.perf_counter()
         try:
-            opened = _open(candidate, options_for(candidate), warmup)
+            opened = _open(candidate, options_for(candidate), warmup, bool(isolate))
         except (ConfigurationError, InvalidInput, FileNotFoundError):
             raise
         except Exception as error:
@@ -274,7 +303,7 @@ def load(
         rest = [step for step in steps[position + 1 :] if isinstance(step, Candidate)]
 
         def opener(later: Candidate) -> tuple[Backend, dict[str, np.ndarray] | None]:
-            opened_later = _open(later, options_for(later), warmup)
+            opened_later = _open(later, options_for(later), warmup, bool(isolate))
             return opened_later.backend, opened_later.golden
 
         return _model(candidate, opened, rest, attempts, policy, opener, load_started)

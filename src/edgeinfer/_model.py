@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._errors import ConfigurationError, EdgeInferError, InferenceError
+from ._errors import ConfigurationError, DeviceError, EdgeInferError, InferenceError
 from ._failover import RUNTIME_FAILURES, Chain, FallbackEvent
 from ._stats import LatencyRecorder, LatencyStats
 from ._types import Attempt, TensorSpec
@@ -100,7 +100,12 @@ class Model:
         link = chain.active
         check, backend = link.check, link.backend
         if backend is None or check is None:
-            raise InferenceError("the model is closed; load it again")
+            if self._closed:
+                raise InferenceError("the model is closed; load it again")
+            link = chain.reselect()  # its backend died and was dropped: reopen or move on
+            check, backend = link.check, link.backend
+            if backend is None or check is None:
+                raise DeviceError(f"no candidate can serve: {link.unusable or 'none opened'}")
         feeds = check(inputs)
         start = time.perf_counter_ns()
         try:
