@@ -18,7 +18,7 @@ import numpy as np
 from ._device import DeviceRequest
 from ._types import Availability, TensorSpec
 
-__all__ = ["PRECISIONS", "Backend", "OpenOptions"]
+__all__ = ["PRECISIONS", "Backend", "HeldSpecs", "OpenOptions", "backend_options"]
 
 PRECISIONS: tuple[str, ...] = ("fp32", "fp16", "bf16", "int8")
 
@@ -107,3 +107,38 @@ class Backend(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release the runtime's resources. Idempotent."""
+
+
+class HeldSpecs:
+    """Mixin for backends whose specs and device are fixed when ``open`` returns: ``inputs``,
+    ``outputs`` and ``device`` read ``_inputs``, ``_outputs`` and ``_device`` (set in
+    ``__init__``). List it before ``Backend``: ``class MyBackend(HeldSpecs, Backend)``."""
+
+    _inputs: tuple[TensorSpec, ...]
+    _outputs: tuple[TensorSpec, ...]
+    _device: str
+
+    @property
+    def inputs(self) -> tuple[TensorSpec, ...]:
+        return self._inputs
+
+    @property
+    def outputs(self) -> tuple[TensorSpec, ...]:
+        return self._outputs
+
+    @property
+    def device(self) -> str:
+        return self._device
+
+
+def backend_options(
+    backend: str, extra: Mapping[str, Any], valid: tuple[str, ...]
+) -> dict[str, Any]:
+    """A backend's own ``options``, as a dict; ``ConfigurationError`` names unknown keys."""
+    from ._errors import ConfigurationError
+
+    unknown = sorted(set(extra) - set(valid))
+    if unknown:
+        listing = ", ".join(valid) if valid else f"none: the {backend} backend takes no options"
+        raise ConfigurationError(f"unknown {backend} option(s) {unknown}; valid: {listing}")
+    return dict(extra)

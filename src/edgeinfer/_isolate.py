@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._backend import Backend, OpenOptions
+from ._backend import Backend, HeldSpecs, OpenOptions
 from ._device import DeviceRequest
 from ._errors import ConfigurationError, DeviceError, InferenceError
 from ._isolate_child import main as child_main
@@ -52,7 +52,7 @@ def target_of(cls: type[Backend]) -> str:
     return target
 
 
-class IsolatedBackend(Backend):
+class IsolatedBackend(HeldSpecs, Backend):
     """Another backend, run in a child process. Create it with ``IsolatedBackend.start``.
 
     ``run(feeds, timeout=None)``: ``timeout`` seconds (default: the ``run_timeout`` given to
@@ -171,18 +171,6 @@ class IsolatedBackend(Backend):
         return cls(child, backend_name, path, reply, run_timeout)
 
     # --- what it is -------------------------------------------------------------------------
-    @property
-    def inputs(self) -> tuple[TensorSpec, ...]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> tuple[TensorSpec, ...]:
-        return self._outputs
-
-    @property
-    def device(self) -> str:
-        return self._device
-
     def dim_names(self) -> Mapping[str, tuple[str | None, ...]]:
         return self._dim_names
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeinfer._backend import backend_options
 from edgeinfer._cache import read_cached, write_cached
 from edgeinfer._errors import ConfigurationError, DeviceError, ModelError, ModelIncompatible
 
@@ -97,11 +98,7 @@ def _shapes(value: Any) -> dict[str, tuple[Shape, Shape, Shape]]:
 
 def parse_options(extra: Mapping[str, Any]) -> BuildOptions:
     """Check ``load(options=...)`` for this backend. Raises ``ConfigurationError``."""
-    unknown = sorted(set(extra) - set(OPTION_KEYS))
-    if unknown:
-        raise ConfigurationError(
-            f"unknown tensorrt option(s) {unknown}; valid: {', '.join(OPTION_KEYS)}"
-        )
+    backend_options("tensorrt", extra, OPTION_KEYS)
     workspace = extra.get("workspace")
     timing = extra.get("timing_cache", True)
     if not isinstance(timing, (bool, str, Path)):

@@ -25,11 +25,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from edgeinfer._backend import Backend, OpenOptions
+from edgeinfer._backend import Backend, HeldSpecs, OpenOptions, backend_options
 from edgeinfer._device import DeviceRequest
 from edgeinfer._errors import (
     BackendUnavailable,
-    ConfigurationError,
     DeviceError,
     EdgeInferError,
     InferenceError,
@@ -105,7 +104,7 @@ def _check_precision(asked: str | None, precision: str, kind: str) -> None:
     )
 
 
-class CoreMlBackend(Backend):
+class CoreMlBackend(HeldSpecs, Backend):
     """coremltools' ``MLModel`` behind the edgeinfer Backend contract."""
 
     name: ClassVar[str] = "coreml"
@@ -141,10 +140,7 @@ class CoreMlBackend(Backend):
 
     @classmethod
     def open(cls, path: Path, device: DeviceRequest, options: OpenOptions) -> CoreMlBackend:
-        if options.extra:
-            raise ConfigurationError(
-                f"unknown coreml option(s) {sorted(options.extra)}; the coreml backend takes none"
-            )
+        backend_options(cls.name, options.extra, ())
         units = compute_units_for(device)
         if path.suffix.lower() == ".mlmodelc":
             raise ModelIncompatible(
@@ -217,18 +213,6 @@ class CoreMlBackend(Backend):
             ) from error
 
     # --- the contract -----------------------------------------------------------------------
-    @property
-    def inputs(self) -> tuple[TensorSpec, ...]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> tuple[TensorSpec, ...]:
-        return self._outputs
-
-    @property
-    def device(self) -> str:
-        return self._device
-
     def details(self) -> Mapping[str, str]:
         return dict(self._details)
 

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from edgeinfer._backend import Backend, OpenOptions
+from edgeinfer._backend import Backend, OpenOptions, backend_options
 from edgeinfer._device import DeviceRequest
 from edgeinfer._errors import (
     ConfigurationError,
@@ -81,12 +81,7 @@ class LiteRtBackend(Backend):
     # --- opening ----------------------------------------------------------------------------
     @classmethod
     def open(cls, path: Path, device: DeviceRequest, options: OpenOptions) -> LiteRtBackend:
-        extra = dict(options.extra)
-        unknown = sorted(set(extra) - set(cls._option_keys()))
-        if unknown:
-            raise ConfigurationError(
-                f"unknown {cls.name} option(s) {unknown}; valid: {', '.join(cls._option_keys())}"
-            )
+        extra = backend_options(cls.name, options.extra, cls._option_keys())
         if options.precision not in (None, "fp32"):
             raise ModelIncompatible(
                 f"{cls.name} runs the model's own precision and cannot convert to "

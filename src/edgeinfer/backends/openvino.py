@@ -25,11 +25,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from edgeinfer._backend import Backend, OpenOptions
+from edgeinfer._backend import Backend, HeldSpecs, OpenOptions, backend_options
 from edgeinfer._device import DeviceRequest
 from edgeinfer._errors import (
     BackendUnavailable,
-    ConfigurationError,
     DeviceError,
     EdgeInferError,
     InferenceError,
@@ -91,7 +90,7 @@ def _translated(path: Path, stage: str) -> Iterator[None]:
         raise ModelIncompatible(f"openvino cannot compile {path.name}: {message}") from error
 
 
-class OpenVinoBackend(Backend):
+class OpenVinoBackend(HeldSpecs, Backend):
     """OpenVINO behind the edgeinfer Backend contract."""
 
     name: ClassVar[str] = "openvino"
@@ -117,12 +116,7 @@ class OpenVinoBackend(Backend):
 
     @classmethod
     def open(cls, path: Path, device: DeviceRequest, options: OpenOptions) -> OpenVinoBackend:
-        extra = dict(options.extra)
-        unknown = sorted(set(extra) - set(OPTION_KEYS))
-        if unknown:
-            raise ConfigurationError(
-                f"unknown openvino option(s) {unknown}; valid: {', '.join(OPTION_KEYS)}"
-            )
+        extra = backend_options(cls.name, options.extra, OPTION_KEYS)
         if path.suffix.lower() != ".xml":
             check_onnx_file(path)  # refuse unsafe external data before OpenVINO reads the file
         try:
@@ -147,18 +141,6 @@ class OpenVinoBackend(Backend):
         return instance
 
     # --- the contract -----------------------------------------------------------------------
-    @property
-    def inputs(self) -> tuple[TensorSpec, ...]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> tuple[TensorSpec, ...]:
-        return self._outputs
-
-    @property
-    def device(self) -> str:
-        return self._device
-
     def details(self) -> Mapping[str, str]:
         return self._details
 

@@ -25,11 +25,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from edgeinfer._backend import Backend, OpenOptions
+from edgeinfer._backend import Backend, HeldSpecs, OpenOptions, backend_options
 from edgeinfer._device import DeviceRequest
 from edgeinfer._errors import (
     BackendUnavailable,
-    ConfigurationError,
     DeviceError,
     EdgeInferError,
     InferenceError,
@@ -152,7 +151,7 @@ def _spec(arg: Any) -> TensorSpec:
     return TensorSpec(arg.name, dims, np.dtype(dtype))
 
 
-class OnnxRuntimeBackend(Backend):
+class OnnxRuntimeBackend(HeldSpecs, Backend):
     """ONNX Runtime behind the edgeinfer Backend contract."""
 
     name: ClassVar[str] = "onnxruntime"
@@ -190,12 +189,7 @@ class OnnxRuntimeBackend(Backend):
 
     @classmethod
     def open(cls, path: Path, device: DeviceRequest, options: OpenOptions) -> OnnxRuntimeBackend:
-        extra = dict(options.extra)
-        unknown = sorted(set(extra) - set(OPTION_KEYS))
-        if unknown:
-            raise ConfigurationError(
-                f"unknown onnxruntime option(s) {unknown}; valid: {', '.join(OPTION_KEYS)}"
-            )
+        extra = backend_options(cls.name, options.extra, OPTION_KEYS)
         if options.precision not in (None, "fp32"):
             raise ModelIncompatible(
                 f"onnxruntime runs the model's own precision and cannot convert to "
@@ -227,18 +221,6 @@ class OnnxRuntimeBackend(Backend):
             )
         with _opening(path):
             return cls(session, path, device.id, options, providers)
-
-    @property
-    def inputs(self) -> tuple[TensorSpec, ...]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> tuple[TensorSpec, ...]:
-        return self._outputs
-
-    @property
-    def device(self) -> str:
-        return self._device
 
     def dim_names(self) -> Mapping[str, tuple[str | None, ...]]:
         return self._dim_names

@@ -35,12 +35,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from edgeinfer._backend import Backend, OpenOptions
+from edgeinfer._backend import Backend, HeldSpecs, OpenOptions
 from edgeinfer._device import DeviceRequest
 from edgeinfer._errors import DeviceError, EdgeInferError, InferenceError, ModelIncompatible
 from edgeinfer._formats import detect_format
 from edgeinfer._onnx_scan import check_onnx_file
-from edgeinfer._types import Availability, TensorSpec
+from edgeinfer._types import Availability
 
 from . import _trt_runtime as runtime_lookup
 from ._trt_build import parse_options
@@ -81,7 +81,7 @@ def _ranges(tensors: list[Tensor]) -> str:
     return "; ".join(parts)
 
 
-class TensorRtBackend(Backend):
+class TensorRtBackend(HeldSpecs, Backend):
     """NVIDIA TensorRT behind the edgeinfer Backend contract."""
 
     name: ClassVar[str] = "tensorrt"
@@ -168,18 +168,6 @@ class TensorRtBackend(Backend):
         return found
 
     # --- the contract -----------------------------------------------------------------------
-    @property
-    def inputs(self) -> tuple[TensorSpec, ...]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> tuple[TensorSpec, ...]:
-        return self._outputs
-
-    @property
-    def device(self) -> str:
-        return self._device
-
     @property
     def allocations(self) -> int:
         """How many device buffers were allocated so far (they are reused across calls)."""
