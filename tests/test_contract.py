@@ -1,8 +1,8 @@
 """The Backend contract, checked on every real backend with real models.
 
-A new backend joins by adding its workloads (model builders in its format) to ``WORKLOADS`` and
-its MobileNetV2-class workload to ``MOBILENET``. Tests skip with the backend's own reason where it
-is unavailable.
+A new backend joins by adding its workloads (model builders in its format) to ``_workloads``, its
+cases to ``CASES``, its simplest workload to ``FIRST`` and its MobileNetV2-class workload to
+``MOBILENET``. Tests skip with the backend's own reason where it is unavailable.
 """
 
 from __future__ import annotations

@@ -23,13 +23,16 @@ def explain(model: Model) -> str:
         lines.extend(f"    {key}: {value}" for key, value in active.backend.details().items())
     lines.append("  inputs:  " + ", ".join(str(spec) for spec in active.inputs))
     lines.append("  outputs: " + ", ".join(str(spec) for spec in active.outputs))
-    lines.extend(f"  note: {note}" for note in model._notes)
+    opened = chain.links[0]
+    at_load = "" if active is opened else f" (at load, for {opened.name} on {opened.device})"
+    lines.extend(f"  note{at_load}: {note}" for note in model._notes)
     failed = [attempt for attempt in model.attempts if not attempt.ok]
     if failed:
         lines.append("  not chosen at load, in plan order:")
         lines.extend(f"    - {attempt.describe()}" for attempt in failed)
     else:
-        lines.append("  it was the first candidate of the plan.")
+        first = "it" if active is opened else f"{opened.name} on {opened.device}"
+        lines.append(f"  {first} was the first candidate of the plan.")
     lines.extend(_chain_lines(model))
     if model._recorder.count:
         lines.append(f"  latency: {model.stats().summary()}")

@@ -213,20 +213,16 @@ class Chain:
     def _count_failure(self, link: Link, error: BaseException) -> None:
         assert self.policy is not None
         link.failures += 1
+        why = f"{link.failures} failures in a row, last {_text(error)}"
         dead = getattr(link.backend, "alive", True) is False  # an isolated process that died
         if dead and link.backend is not None:
             link.backend.close()
             link.backend = None  # reopened (a new process) when it is probed again
             link.failures = max(link.failures, self.policy.threshold)
+            why = f"its backend process died ({_text(error)})"
         if link.failures >= self.policy.threshold and link.demoted_until <= time.monotonic():
             link.demoted_until = time.monotonic() + self.policy.cooldown
-            self._event(
-                "demoted",
-                link,
-                None,
-                f"{link.failures} failures in a row, last {_text(error)}; probed again "
-                f"in {self.policy.cooldown:g} s",
-            )
+            self._event("demoted", link, None, f"{why}; probed again in {self.policy.cooldown:g} s")
             self.reselect()
 
     def succeeded(self, link: Link) -> None:

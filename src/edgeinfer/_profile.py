@@ -130,7 +130,14 @@ def operator_profile(model: Model, runs: int, inputs: InputsLike | None) -> Oper
     name = model.backend
     events_of = getattr(backend, "operator_events", None)
     if backend is None or events_of is None:
-        return OperatorProfile(name, 0, (), f"{name} offers no per-operator profile")
+        isolated = backend is not None and hasattr(backend, "run_with_timeout")
+        reason = (
+            f"{name} runs in its own process (isolate=True): its per-operator profiler is "
+            "not reached from here; load without isolate to profile operators"
+            if isolated
+            else f"{name} offers no per-operator profile"
+        )
+        return OperatorProfile(name, 0, (), reason)
     checker = model._chain.active.check
     assert checker is not None
     feeds: Mapping[str, np.ndarray] = checker(

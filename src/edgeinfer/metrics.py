@@ -52,7 +52,9 @@ def _models(models: Model | Mapping[str, Model] | Sequence[Model] | None) -> lis
     return [(model._chain.links[0].candidate.file.name, model) for model in models]
 
 
-def _model_families(named: list[tuple[str, Any]], with_health: bool) -> list[Family]:
+def _model_families(
+    named: list[tuple[str, Any]], with_health: bool, snapshots: list[Any]
+) -> list[Family]:
     calls = Family("edgeinfer_calls_total", "counter", "Calls since load or the last reset_stats.")
     latency = Family(
         "edgeinfer_latency_microseconds",
@@ -93,9 +95,10 @@ def _model_families(named: list[tuple[str, Any]], with_health: bool) -> list[Fam
             switches.add({"model": name, "kind": kind}, count)
         preferred.add({"model": name}, int(model._chain.active is model._chain.links[0]))
         if with_health:
-            current = model.health().status
+            current = model.health()
+            snapshots.append(current.system)  # reused for the system metrics: one sample
             for value in _STATUS:
-                status.add({"model": name, "status": value}, int(value == current))
+                status.add({"model": name, "status": value}, int(value == current.status))
     return [calls, latency, mean, throughput, switches, preferred, status]
 
 
@@ -136,11 +139,13 @@ def collect(
 ) -> list[Family]:
     """Every metric family for ``models`` (one, a list, or ``{name: model}``), plus the system
     snapshot when ``system``. ``health=True`` also reruns each model's golden self-test."""
-    families = _model_families(_models(models), health)
+    snapshots: list[Any] = []
+    families = _model_families(_models(models), health, snapshots)
     if system:
         from ._health import health as system_health
 
-        families.extend(_system_families(system_health()))
+        # a second snapshot right after the first would measure CPU use over milliseconds
+        families.extend(_system_families(snapshots[0] if snapshots else system_health()))
     return [family for family in families if family.samples]
 
 

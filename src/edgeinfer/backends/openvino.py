@@ -46,6 +46,8 @@ __all__ = ["OpenVinoBackend"]
 _log = logging.getLogger("edgeinfer")
 _HINT = "pip install 'edgeinfer[openvino]'"
 _QUANTISED_OPS = {"FakeQuantize", "FakeConvert"}
+# Read failures that mean "a valid model with operators OpenVINO cannot convert", not "broken".
+_NO_CONVERSION = ("No conversion rule found", "OpConversionFailure", "is not supported")
 _UNSUPPORTED = ("Cannot create", "not supported", "Unsupported", "is not implemented")
 
 
@@ -82,7 +84,8 @@ def _translated(path: Path, stage: str) -> Iterator[None]:
     except Exception as error:
         message = str(error).strip()
         if stage == "read":
-            raise ModelError(f"openvino cannot read {path.name}: {message}") from error
+            kind = ModelIncompatible if any(m in message for m in _NO_CONVERSION) else ModelError
+            raise kind(f"openvino cannot read {path.name}: {message}") from error
         if any(marker in message for marker in _UNSUPPORTED):
             raise ModelIncompatible(f"openvino cannot compile {path.name}: {message}") from error
         if "Cannot load library" in message or "plugin" in message.lower():
