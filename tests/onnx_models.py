@@ -18,19 +18,15 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from model_weights import (
-    MOBILENET_V2_SETTINGS,
-    ConvWeights,
-    InvertedResidualWeights,
-    mobilenet_v2_weights,
-)
-
-OPSET_VERSION = 17
-IR_VERSION = 8
+from edgeinfer._workloads import mobilenet
+from edgeinfer._workloads.mobilenet import MOBILENET_V2_SETTINGS
+from edgeinfer._workloads.onnx_writer import IR_VERSION, OPSET_VERSION, make_model, serialize
 
 __all__ = [
     "ALL_BUILDERS",
+    "IR_VERSION",
     "MOBILENET_V2_SETTINGS",
+    "OPSET_VERSION",
     "build_dynamic_batch",
     "build_dynamic_dims",
     "build_external_data",
@@ -45,30 +41,25 @@ Dim = int | str | None
 
 def _make_model(graph: onnx.GraphProto) -> onnx.ModelProto:
     """Wrap ``graph`` in a model with the project's opset and IR version."""
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET_VERSION)],
-        producer_name="edgeinfer-tests",
-    )
-    model.ir_version = IR_VERSION
-    return model
+    return make_model(graph, producer="edgeinfer-tests")
+
+
+def _write(data: bytes, path: Path) -> Path:
+    """Write ``data`` to ``path``, creating its folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
 
 
 def _check_and_save(model: onnx.ModelProto, path: Path) -> Path:
     """Run the full checker on ``model`` and save it to ``path``."""
-    onnx.checker.check_model(model, full_check=True)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
+    return _write(serialize(model), path)
 
 
 def _write_raw(model: onnx.ModelProto, path: Path) -> Path:
     """Serialise ``model`` to ``path`` without any external-data handling by onnx."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(model.SerializeToString())
-    return path
+    return _write(model.SerializeToString(), path)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -92,66 +83,6 @@ def build_one_op(path: Path) -> Path:
 # --------------------------------------------------------------------------------------------------
 
 
-class _MobileNetBuilder:
-    """Accumulates nodes and initializers for a BatchNorm-folded MobileNetV2."""
-
-    def __init__(self) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.initializers: list[onnx.TensorProto] = [
-            numpy_helper.from_array(np.array(0.0, dtype=np.float32), "relu6_min"),
-            numpy_helper.from_array(np.array(6.0, dtype=np.float32), "relu6_max"),
-        ]
-
-    def _add_init(self, array: np.ndarray, name: str) -> str:
-        self.initializers.append(numpy_helper.from_array(array.astype(np.float32), name))
-        return name
-
-    def conv(self, x: str, conv: ConvWeights) -> str:
-        """Add a biased Conv (symmetric ``k // 2`` pads), then ReLU6 when ``conv.relu6``."""
-        name = conv.name
-        w_name = self._add_init(conv.weight, f"{name}.weight")
-        b_name = self._add_init(conv.bias, f"{name}.bias")
-        pad = conv.kernel // 2
-        self.nodes.append(
-            helper.make_node(
-                "Conv",
-                [x, w_name, b_name],
-                [f"{name}.out"],
-                name=name,
-                kernel_shape=[conv.kernel, conv.kernel],
-                strides=[conv.stride, conv.stride],
-                pads=[pad, pad, pad, pad],
-                group=conv.group,
-            )
-        )
-        return f"{name}.out"
-
-    def relu6(self, x: str, *, name: str) -> str:
-        """Add ReLU6 as ``Clip(x, 0, 6)`` with min/max given as initializer inputs."""
-        self.nodes.append(
-            helper.make_node("Clip", [x, "relu6_min", "relu6_max"], [f"{name}.out"], name=name)
-        )
-        return f"{name}.out"
-
-    def add(self, a: str, b: str, *, name: str) -> str:
-        """Add a residual ``Add`` node."""
-        self.nodes.append(helper.make_node("Add", [a, b], [f"{name}.out"], name=name))
-        return f"{name}.out"
-
-    def inverted_residual(self, x: str, block: InvertedResidualWeights) -> str:
-        """Add one inverted-residual block (expand, depthwise, linear projection)."""
-        h = x
-        if block.expand is not None:
-            h = self.conv(h, block.expand)
-            h = self.relu6(h, name=f"{block.name}.expand_relu6")
-        h = self.conv(h, block.depthwise)
-        h = self.relu6(h, name=f"{block.name}.dw_relu6")
-        h = self.conv(h, block.project)
-        if block.residual:
-            h = self.add(x, h, name=f"{block.name}.add")
-        return h
-
-
 def build_mobilenet_v2(
     path: Path,
     *,
@@ -164,46 +95,19 @@ def build_mobilenet_v2(
     """Build a MobileNetV2 classifier (BatchNorm folded, He-initialised random weights).
 
     Input "input" float32 [batch, 3, resolution, resolution] (``batch=None`` gives a dynamic
-    dim named "batch"); output "logits" float32 [batch, num_classes]. The weights come from
-    ``model_weights.mobilenet_v2_weights`` and are shared with ``tflite_models``.
+    dim named "batch"); output "logits" float32 [batch, num_classes]. The network is the
+    package's ``mobilenet_v2`` workload (``edgeinfer._workloads.mobilenet``), with the same
+    weights as ``tflite_models.build_mobilenet_v2``.
     """
-    weights = mobilenet_v2_weights(width=width, num_classes=num_classes, seed=seed)
-    b = _MobileNetBuilder()
-    h = b.conv("input", weights.stem)
-    h = b.relu6(h, name="stem.relu6")
-    for block in weights.blocks:
-        h = b.inverted_residual(h, block)
-    h = b.conv(h, weights.head)
-    h = b.relu6(h, name="head.relu6")
-    b.nodes.append(helper.make_node("GlobalAveragePool", [h], ["head.pool.out"], name="head.pool"))
-    b.nodes.append(
-        helper.make_node("Flatten", ["head.pool.out"], ["head.flat.out"], name="head.flat", axis=1)
+    model = mobilenet.onnx_model(
+        batch=batch,
+        resolution=resolution,
+        width=width,
+        num_classes=num_classes,
+        seed=seed,
+        producer="edgeinfer-tests",
     )
-    b._add_init(weights.classifier_weight, "classifier.weight")
-    b._add_init(weights.classifier_bias, "classifier.bias")
-    b.nodes.append(
-        helper.make_node(
-            "Gemm",
-            ["head.flat.out", "classifier.weight", "classifier.bias"],
-            ["logits"],
-            name="classifier",
-            transB=1,
-        )
-    )
-
-    batch_dim: Dim = "batch" if batch is None else batch
-    graph = helper.make_graph(
-        b.nodes,
-        "mobilenet_v2",
-        [
-            helper.make_tensor_value_info(
-                "input", TensorProto.FLOAT, [batch_dim, 3, resolution, resolution]
-            )
-        ],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch_dim, num_classes])],
-        initializer=b.initializers,
-    )
-    return _check_and_save(_make_model(graph), path)
+    return _check_and_save(model, path)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Small, real ``.tflite`` models built reproducibly for the test suite, without TensorFlow.
 
-The flatbuffer is written with the TFLite schema's object API (``ModelT``, ``SubGraphT``, ...),
-which ships with ai-edge-litert as ``ai_edge_litert.schema_py_generated``. Full-integer models are
-made from the float model by LiteRT's own post-training calibrator and quantiser (the same C++
-code TensorFlow's converter calls), fed a fixed-seed representative data set.
+The flatbuffer is written by the package's writer (``edgeinfer._workloads.tflite_writer``) over
+the TFLite schema's object API, which ships with ai-edge-litert as
+``ai_edge_litert.schema_py_generated``. Full-integer models are made from the float model by
+LiteRT's own post-training calibrator and quantiser (the same C++ code TensorFlow's converter
+calls; ``edgeinfer._workloads.quantize``), fed a fixed-seed representative data set.
 
 Precisions:
 
@@ -19,7 +20,6 @@ Run ``python tests/tflite_models.py`` to build, run and compare every model.
 
 from __future__ import annotations
 
-import math
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -27,18 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from model_weights import ConvWeights, he_conv, he_dense, mobilenet_v2_weights
-
-try:
-    from ai_edge_litert import schema_py_generated as schema
-except ImportError:  # pragma: no cover - older packagings keep the schema inside TensorFlow
-    try:
-        from tensorflow.lite.python import schema_py_generated as schema  # type: ignore
-    except ImportError as exc:
-        raise ImportError(
-            "tests/tflite_models.py writes .tflite files with the TFLite schema's object API, "
-            "shipped as ai_edge_litert.schema_py_generated: pip install ai-edge-litert"
-        ) from exc
+from edgeinfer._workloads import mobilenet
+from edgeinfer._workloads.quantize import tflite_int8 as quantize_int8
+from edgeinfer._workloads.tflite_writer import SIGNATURE_KEY, TfliteGraph
+from edgeinfer._workloads.weights import he_conv, he_dense
 
 __all__ = [
     "ALL_TFLITE_BUILDERS",
@@ -53,265 +45,16 @@ __all__ = [
 ]
 
 PRECISIONS = ("fp32", "fp16", "int8")
-SIGNATURE_KEY = "serving_default"
-SCHEMA_VERSION = 3
-FILE_IDENTIFIER = b"TFL3"
+_DESCRIPTION = "edgeinfer test model"
 SMALL_CNN_SEED = 1234
 CALIBRATION_SAMPLES = 16
 CALIBRATION_SEED = 20240601
-BUFFER_ALIGNMENT = 16  # the TF converter aligns constant data to 16 bytes; so do we
-
-_BuiltinOp = schema.BuiltinOperator
-_Padding = schema.Padding
-_Act = schema.ActivationFunctionType
-_TYPE_OF: dict[np.dtype[Any], int] = {
-    np.dtype(np.float32): schema.TensorType.FLOAT32,
-    np.dtype(np.float16): schema.TensorType.FLOAT16,
-    np.dtype(np.int32): schema.TensorType.INT32,
-    np.dtype(np.int8): schema.TensorType.INT8,
-}
-# Operator versions as the TF converter writes them for float models (the quantiser raises the
-# versions of the ops it quantises). DEQUANTIZE of a float16 tensor needs version 3.
-_DEQUANTIZE_FP16_VERSION = 3
-
-
-class _AlignedBufferT(schema.BufferT):  # type: ignore[misc]
-    """A ``BufferT`` whose data vector starts on a :data:`BUFFER_ALIGNMENT` boundary."""
-
-    def Pack(self, builder: Any) -> int:  # noqa: N802 - flatbuffers' object API name
-        data = None
-        if self.data is not None:
-            payload = np.ascontiguousarray(self.data, dtype=np.uint8).tobytes()
-            builder.StartVector(1, len(payload), BUFFER_ALIGNMENT)
-            builder.head -= len(payload)
-            builder.Bytes[builder.head : builder.head + len(payload)] = payload
-            data = builder.EndVector()
-        schema.BufferStart(builder)
-        if data is not None:
-            schema.BufferAddData(builder, data)
-        return int(schema.BufferEnd(builder))
 
 
 def _check_precision(precision: str, allowed: Sequence[str] = PRECISIONS) -> None:
     """Raise ValueError unless ``precision`` is one of ``allowed``."""
     if precision not in allowed:
         raise ValueError(f"precision must be one of {tuple(allowed)}, got {precision!r}")
-
-
-class _Graph:
-    """Accumulates tensors, buffers and operators of a one-subgraph TFLite model (NHWC)."""
-
-    def __init__(self, *, fp16_weights: bool = False) -> None:
-        self.fp16_weights = fp16_weights
-        self.tensors: list[schema.TensorT] = []
-        self.buffers: list[schema.BufferT] = [_AlignedBufferT()]  # buffer 0: empty sentinel
-        self.operator_codes: list[schema.OperatorCodeT] = []
-        self._opcode_index: dict[tuple[int, int], int] = {}
-        self.operators: list[schema.OperatorT] = []
-
-    # Tensors ----------------------------------------------------------------------------------
-
-    def shape(self, tensor: int) -> tuple[int, ...]:
-        """Return the static shape of tensor index ``tensor``."""
-        return tuple(int(d) for d in self.tensors[tensor].shape)
-
-    def tensor(self, name: str, shape: Sequence[int], dtype: type[np.generic] = np.float32) -> int:
-        """Add an activation tensor (no data: buffer 0) and return its index."""
-        t = schema.TensorT()
-        t.name = name
-        t.shape = [int(d) for d in shape]
-        t.type = _TYPE_OF[np.dtype(dtype)]
-        t.buffer = 0
-        self.tensors.append(t)
-        return len(self.tensors) - 1
-
-    def constant(self, name: str, array: np.ndarray) -> int:
-        """Add a constant tensor holding ``array`` (its dtype decides the tensor type)."""
-        array = np.ascontiguousarray(array)
-        index = self.tensor(name, array.shape, array.dtype.type)
-        buffer = _AlignedBufferT()
-        buffer.data = np.frombuffer(array.astype(array.dtype.newbyteorder("<")).tobytes(), np.uint8)
-        self.buffers.append(buffer)
-        self.tensors[index].buffer = len(self.buffers) - 1
-        return index
-
-    def weight(self, name: str, array: np.ndarray) -> int:
-        """Add a float weight: float32 constant, or float16 constant + DEQUANTIZE in fp16 mode."""
-        array = np.asarray(array, dtype=np.float32)
-        if not self.fp16_weights:
-            return self.constant(name, array)
-        half = self.constant(f"{name}.fp16", array.astype(np.float16))
-        out = self.tensor(name, array.shape)
-        self.op(_BuiltinOp.DEQUANTIZE, [half], [out], version=_DEQUANTIZE_FP16_VERSION)
-        return out
-
-    # Operators --------------------------------------------------------------------------------
-
-    def _opcode(self, code: int, version: int) -> int:
-        key = (code, version)
-        if key not in self._opcode_index:
-            opcode = schema.OperatorCodeT()
-            opcode.builtinCode = code
-            # deprecated_builtin_code is an int8: codes past 127 live only in builtin_code, and
-            # the deprecated field says PLACEHOLDER_FOR_GREATER_OP_CODES (127).
-            opcode.deprecatedBuiltinCode = min(code, 127)
-            opcode.version = version
-            self._opcode_index[key] = len(self.operator_codes)
-            self.operator_codes.append(opcode)
-        return self._opcode_index[key]
-
-    def op(
-        self,
-        code: int,
-        inputs: Sequence[int],
-        outputs: Sequence[int],
-        options: Any = None,
-        options_type: int = schema.BuiltinOptions.NONE,
-        *,
-        version: int = 1,
-    ) -> None:
-        """Append one builtin operator."""
-        op = schema.OperatorT()
-        op.opcodeIndex = self._opcode(code, version)
-        op.inputs = list(inputs)
-        op.outputs = list(outputs)
-        if options is not None:
-            op.builtinOptionsType = options_type
-            op.builtinOptions = options
-        self.operators.append(op)
-
-    def conv(self, x: int, conv: ConvWeights, *, padding: str, relu6: bool | None = None) -> int:
-        """Add CONV_2D or DEPTHWISE_CONV_2D for ``conv`` (ONNX-layout weights) on NHWC ``x``.
-
-        ``padding`` is "SAME" or "VALID" (TFLite semantics); fused ReLU6 follows ``conv.relu6``
-        unless ``relu6`` overrides it.
-        """
-        n, h, w, c = self.shape(x)
-        k, s = conv.kernel, conv.stride
-        if padding == "SAME":
-            oh, ow, pad = math.ceil(h / s), math.ceil(w / s), _Padding.SAME
-        else:
-            oh, ow, pad = (h - k) // s + 1, (w - k) // s + 1, _Padding.VALID
-        act = _Act.RELU6 if (conv.relu6 if relu6 is None else relu6) else _Act.NONE
-        bias = self.weight(f"{conv.name}.bias", conv.bias)
-        out = self.tensor(f"{conv.name}.out", (n, oh, ow, conv.out_channels))
-        if conv.depthwise:
-            if conv.group != c or conv.out_channels != c:
-                raise ValueError(f"{conv.name}: only depth_multiplier 1 is supported")
-            weight = self.weight(f"{conv.name}.weight", conv.weight.transpose(1, 2, 3, 0))
-            options = schema.DepthwiseConv2DOptionsT()
-            options.depthMultiplier = 1
-            code, options_type = (
-                _BuiltinOp.DEPTHWISE_CONV_2D,
-                schema.BuiltinOptions.DepthwiseConv2DOptions,
-            )
-        else:
-            weight = self.weight(f"{conv.name}.weight", conv.weight.transpose(0, 2, 3, 1))
-            options = schema.Conv2DOptionsT()
-            code, options_type = _BuiltinOp.CONV_2D, schema.BuiltinOptions.Conv2DOptions
-        options.padding = pad
-        options.strideH = options.strideW = s
-        options.fusedActivationFunction = act
-        self.op(code, [x, weight, bias], [out], options, options_type)
-        return out
-
-    def pad(self, x: int, pads: Sequence[tuple[int, int]], *, name: str) -> int:
-        """Add a constant-zero PAD with per-dimension (begin, end) ``pads``."""
-        paddings = self.constant(f"{name}.paddings", np.array(pads, dtype=np.int32))
-        shape = [d + b + e for d, (b, e) in zip(self.shape(x), pads, strict=True)]
-        out = self.tensor(f"{name}.out", shape)
-        self.op(
-            _BuiltinOp.PAD,
-            [x, paddings],
-            [out],
-            schema.PadOptionsT(),
-            schema.BuiltinOptions.PadOptions,
-        )
-        return out
-
-    def add(self, a: int, b: int, *, name: str) -> int:
-        """Add an element-wise ADD without fused activation."""
-        out = self.tensor(name, self.shape(a))
-        self.op(
-            _BuiltinOp.ADD, [a, b], [out], schema.AddOptionsT(), schema.BuiltinOptions.AddOptions
-        )
-        return out
-
-    def mul(self, a: int, b: int, *, name: str) -> int:
-        """Add an element-wise MUL without fused activation."""
-        out = self.tensor(name, self.shape(a))
-        self.op(
-            _BuiltinOp.MUL, [a, b], [out], schema.MulOptionsT(), schema.BuiltinOptions.MulOptions
-        )
-        return out
-
-    def spatial_mean(self, x: int, *, name: str) -> int:
-        """Add MEAN over H and W of NHWC ``x`` (keep_dims false): output [N, C]."""
-        n, _, _, c = self.shape(x)
-        axes = self.constant(f"{name}.axes", np.array([1, 2], dtype=np.int32))
-        out = self.tensor(f"{name}.out", (n, c))
-        options = schema.ReducerOptionsT()
-        options.keepDims = False
-        self.op(_BuiltinOp.MEAN, [x, axes], [out], options, schema.BuiltinOptions.ReducerOptions)
-        return out
-
-    def fully_connected(
-        self, x: int, weight: np.ndarray, bias: np.ndarray, *, name: str, out_name: str
-    ) -> int:
-        """Add FULLY_CONNECTED with weights float32 [out, in] and bias [out]."""
-        w = self.weight(f"{name}.weight", weight)
-        b = self.weight(f"{name}.bias", bias)
-        out = self.tensor(out_name, (self.shape(x)[0], weight.shape[0]))
-        options = schema.FullyConnectedOptionsT()
-        options.fusedActivationFunction = _Act.NONE
-        self.op(
-            _BuiltinOp.FULLY_CONNECTED,
-            [x, w, b],
-            [out],
-            options,
-            schema.BuiltinOptions.FullyConnectedOptions,
-        )
-        return out
-
-    # Serialisation ----------------------------------------------------------------------------
-
-    def serialize(self, inputs: Mapping[str, int], outputs: Mapping[str, int]) -> bytes:
-        """Return the finished flatbuffer with a ``serving_default`` signature."""
-        subgraph = schema.SubGraphT()
-        subgraph.name = "main"
-        subgraph.tensors = self.tensors
-        subgraph.inputs = list(inputs.values())
-        subgraph.outputs = list(outputs.values())
-        subgraph.operators = self.operators
-
-        signature = schema.SignatureDefT()
-        signature.signatureKey = SIGNATURE_KEY
-        signature.subgraphIndex = 0
-        signature.inputs = [_tensor_map(name, index) for name, index in inputs.items()]
-        signature.outputs = [_tensor_map(name, index) for name, index in outputs.items()]
-
-        model = schema.ModelT()
-        model.version = SCHEMA_VERSION
-        model.description = "edgeinfer test model"
-        model.operatorCodes = self.operator_codes
-        model.subgraphs = [subgraph]
-        model.buffers = self.buffers
-        model.signatureDefs = [signature]
-
-        import flatbuffers
-
-        size = sum(len(b.data) for b in self.buffers if b.data is not None)
-        builder = flatbuffers.Builder(size + 64 * 1024)
-        builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
-        return bytes(builder.Output())
-
-
-def _tensor_map(name: str, index: int) -> schema.TensorMapT:
-    """Make a signature entry mapping ``name`` to tensor ``index``."""
-    entry = schema.TensorMapT()
-    entry.name = name
-    entry.tensorIndex = index
-    return entry
 
 
 # --------------------------------------------------------------------------------------------------
@@ -327,47 +70,9 @@ def representative_samples(
     return [rng.standard_normal(tuple(shape)).astype(np.float32) for _ in range(count)]
 
 
-def quantize_int8(model: bytes, samples: Sequence[Sequence[np.ndarray]]) -> bytes:
-    """Calibrate float ``model`` on ``samples`` and quantise it to full integer (int8 I/O).
-
-    Each sample is a list of arrays, one per model input in input order. This is the call
-    sequence of TensorFlow's ``tensorflow/lite/python/optimize/calibrator.py`` with
-    ``resize_input=True``: one ``Prepare`` with the sample shapes, then ``FeedTensor`` per sample,
-    then ``QuantizeModel``.
-    """
-    from ai_edge_litert import _pywrap_tensorflow_lite_calibration_wrapper as cw
-
-    if not samples:
-        raise ValueError("quantize_int8 needs at least one representative sample")
-    calibrator = cw.CalibrationWrapper(model, [], [])
-    calibrator.Prepare([list(array.shape) for array in samples[0]])
-    for sample in samples:
-        calibrator.FeedTensor([np.ascontiguousarray(array) for array in sample])
-    int8, int32 = np.dtype(np.int8).num, np.dtype(np.int32).num
-    return bytes(
-        calibrator.QuantizeModel(
-            int8,  # input_type
-            int8,  # output_type
-            False,  # allow_float: full integer, fail if an op cannot be quantised
-            int8,  # activations_type
-            int32,  # bias_type
-            False,  # disable_per_channel
-            False,  # disable_per_channel_quantization_for_dense_layers
-        )
-    )
-
-
-def _finish(
-    graph: _Graph,
-    inputs: Mapping[str, int],
-    outputs: Mapping[str, int],
-    path: Path,
-    precision: str,
-) -> Path:
-    """Serialise ``graph`` (quantising it for int8) and write it to ``path``."""
-    data = graph.serialize(inputs, outputs)
+def _finish(data: bytes, shapes: Sequence[Sequence[int]], path: Path, precision: str) -> Path:
+    """Quantise the float flatbuffer ``data`` for int8 (inputs of ``shapes``); write to ``path``."""
     if precision == "int8":
-        shapes = [graph.shape(index) for index in inputs.values()]
         samples = list(
             zip(
                 *(
@@ -382,6 +87,18 @@ def _finish(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
+
+
+def _finish_graph(
+    graph: TfliteGraph,
+    inputs: Mapping[str, int],
+    outputs: Mapping[str, int],
+    path: Path,
+    precision: str,
+) -> Path:
+    """Serialise ``graph`` (quantising it for int8) and write it to ``path``."""
+    data = graph.serialize(inputs, outputs, description=_DESCRIPTION)
+    return _finish(data, [graph.shape(i) for i in inputs.values()], path, precision)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -403,28 +120,14 @@ def build_small_cnn(path: Path, *, precision: str = "fp32", seed: int = SMALL_CN
     pw = he_conv(rng, 16, 32, name="conv2", relu6=True)
     fc_w, fc_b = he_dense(rng, 32, 10)
 
-    g = _Graph(fp16_weights=precision == "fp16")
+    g = TfliteGraph(fp16_weights=precision == "fp16")
     x = g.tensor("input", (1, 32, 32, 3))
     h = g.conv(x, stem, padding="SAME")
     h = g.conv(h, dw, padding="SAME")
     h = g.conv(h, pw, padding="VALID")
     h = g.spatial_mean(h, name="pool")
     y = g.fully_connected(h, fc_w, fc_b, name="fc", out_name="logits")
-    return _finish(g, {"input": x}, {"logits": y}, path, precision)
-
-
-def _mobilenet_conv(g: _Graph, x: int, conv: ConvWeights) -> int:
-    """Add ``conv`` computing exactly what the ONNX Conv with symmetric ``k // 2`` pads does.
-
-    Stride 1: TFLite SAME pads (k - 1) / 2 on each side, the same as ONNX. Stride 2 on even
-    sizes: SAME would pad (0 begin, 1 end) where ONNX pads (1, 1), shifting every window, so we
-    add an explicit PAD (1, 1) and use VALID, as Keras' MobileNetV2 does with ZeroPadding2D.
-    """
-    pad = conv.kernel // 2
-    if conv.stride == 1 or pad == 0:
-        return g.conv(x, conv, padding="SAME")
-    padded = g.pad(x, [(0, 0), (pad, pad), (pad, pad), (0, 0)], name=f"{conv.name}.pad")
-    return g.conv(padded, conv, padding="VALID")
+    return _finish_graph(g, {"input": x}, {"logits": y}, path, precision)
 
 
 def build_mobilenet_v2(
@@ -438,39 +141,31 @@ def build_mobilenet_v2(
 ) -> Path:
     """Build MobileNetV2: "input" float32 [1, res, res, 3] -> "logits" float32 [1, num_classes].
 
-    Same weights (``model_weights.mobilenet_v2_weights``) and same function as
-    ``onnx_models.build_mobilenet_v2`` with the input transposed NCHW -> NHWC. For int8 the
-    input and output are int8 too.
+    The package's ``mobilenet_v2`` workload: same weights and same function as
+    ``onnx_models.build_mobilenet_v2`` with the input transposed NCHW -> NHWC (explicit PAD
+    before stride-2 convs). For int8 the input and output are int8 too.
     """
     _check_precision(precision)
-    weights = mobilenet_v2_weights(width=width, num_classes=num_classes, seed=seed)
-    g = _Graph(fp16_weights=precision == "fp16")
-    x = g.tensor("input", (1, resolution, resolution, 3))
-    h = _mobilenet_conv(g, x, weights.stem)
-    for block in weights.blocks:
-        inner = h
-        if block.expand is not None:
-            inner = _mobilenet_conv(g, inner, block.expand)
-        inner = _mobilenet_conv(g, inner, block.depthwise)
-        inner = _mobilenet_conv(g, inner, block.project)
-        h = g.add(h, inner, name=f"{block.name}.add") if block.residual else inner
-    h = _mobilenet_conv(g, h, weights.head)
-    h = g.spatial_mean(h, name="head.pool")
-    y = g.fully_connected(
-        h, weights.classifier_weight, weights.classifier_bias, name="classifier", out_name="logits"
+    data = mobilenet.tflite_model(
+        fp16=precision == "fp16",
+        resolution=resolution,
+        width=width,
+        num_classes=num_classes,
+        seed=seed,
+        description=_DESCRIPTION,
     )
-    return _finish(g, {"input": x}, {"logits": y}, path, precision)
+    return _finish(data, [(1, resolution, resolution, 3)], path, precision)
 
 
 def build_two_in_two_out(path: Path, *, precision: str = "fp32") -> Path:
     """Build inputs "a", "b" float32 [1, 8] -> outputs "sum" = a + b, "prod" = a * b (fp32 only)."""
     _check_precision(precision, ("fp32",))
-    g = _Graph()
+    g = TfliteGraph()
     a = g.tensor("a", (1, 8))
     b = g.tensor("b", (1, 8))
     total = g.add(a, b, name="sum")
     prod = g.mul(a, b, name="prod")
-    return _finish(g, {"a": a, "b": b}, {"sum": total, "prod": prod}, path, precision)
+    return _finish_graph(g, {"a": a, "b": b}, {"sum": total, "prod": prod}, path, precision)
 
 
 def build_dynamic_batch(path: Path) -> Path:
@@ -478,13 +173,13 @@ def build_dynamic_batch(path: Path) -> Path:
 
     The batch is dynamic: a runtime resizes the input to the batch it is given.
     """
-    g = _Graph()
+    g = TfliteGraph()
     x = g.tensor("x", (1, 8))
     bias = g.constant("bias", np.arange(8, dtype=np.float32))
     y = g.add(x, bias, name="y")
     for index in (x, y):
         g.tensors[index].shapeSignature = [-1, 8]
-    return _finish(g, {"x": x}, {"y": y}, path, "fp32")
+    return _finish_graph(g, {"x": x}, {"y": y}, path, "fp32")
 
 
 def build_edgetpu_named_copy(src: Path, dest_dir: Path) -> Path:
