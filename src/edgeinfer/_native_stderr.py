@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 __all__ = ["NativeOutput", "captured_native_stderr"]
 
-_lock = threading.Lock()  # descriptor 2 is process-wide: one capture at a time
+_lock = threading.RLock()  # descriptor 2 is process-wide: one capture at a time (nests)
 
 
 class NativeOutput:

@@ -37,8 +37,11 @@ def quantize(values: np.ndarray, q: Quantization, dtype: np.dtype[Any]) -> np.nd
     scale, zero = _parameters(q, values.ndim)
     info = np.iinfo(dtype)
     ratio = values.astype(np.float32, copy=False) / scale
-    scaled = np.sign(ratio) * np.floor(np.abs(ratio) + 0.5) + zero
-    result: np.ndarray = np.clip(scaled, info.min, info.max).astype(dtype)
+    ratio += np.copysign(np.float32(0.5), ratio)  # half away from zero: add 0.5, truncate
+    np.trunc(ratio, out=ratio)
+    ratio += zero
+    np.clip(ratio, info.min, info.max, out=ratio)
+    result: np.ndarray = ratio.astype(dtype)
     return result
 
 
