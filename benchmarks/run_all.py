@@ -23,6 +23,7 @@ SCRIPTS = (
     "bench_load_time.py",
     "bench_litert_overhead.py",
     "bench_litert_threads.py",
+    "bench_cli_vs_raw.py",
 )
 # Lines a script prints that the summary repeats: verdicts against targets, and conclusions.
 SUMMARY_PREFIXES = ("RESULT ", "CONCLUSION ")

@@ -1,0 +1,94 @@
+"""``--plot``: latency CDFs of bench runs as one PNG (matplotlib, Agg canvas, no pyplot).
+
+The figure is drawn through matplotlib's object API (``Figure`` + ``FigureCanvasAgg``), so it
+neither needs a display nor changes the process's pyplot backend or state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["PERCENTILES", "plot_cdf"]
+
+PERCENTILES = (50.0, 90.0, 99.0)
+_HINT = "--plot needs matplotlib: pip install matplotlib"
+
+
+def _percentile(ordered: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks (``numpy.percentile``'s default)."""
+    position = (len(ordered) - 1) * q / 100.0
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _format_us(us: float) -> str:
+    return f"{us / 1000:.3g} ms" if us >= 1000 else f"{us:.3g} us"
+
+
+def plot_cdf(runs: list[dict[str, Any]], path: Path) -> None:
+    """Draw one latency CDF per run (``run["label"]``, ``run["latencies_us"]``) on a log-scaled
+    x axis, p50/p90/p99 marked on each curve, and save it to ``path`` as PNG. Runs without
+    positive finite latencies are listed in the legend as "no data"."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    except ImportError as e:
+        raise ImportError(_HINT) from e
+
+    figure = Figure(figsize=(8.0, 5.0), dpi=120, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    drawn = 0
+    for run in runs:
+        label = str(run.get("label", "?"))
+        values = sorted(
+            float(x) for x in run.get("latencies_us") or () if math.isfinite(x) and x > 0
+        )
+        if not values:
+            axes.plot([], [], label=f"{label} (no data)")
+            continue
+        n = len(values)
+        marks = [_percentile(values, q) for q in PERCENTILES]
+        summary = ", ".join(
+            f"p{q:g} {_format_us(v)}" for q, v in zip(PERCENTILES, marks, strict=True)
+        )
+        (line,) = axes.step(
+            values, [(i + 1) / n for i in range(n)], where="post", label=f"{label}: {summary}"
+        )
+        axes.plot(
+            marks,
+            [q / 100 for q in PERCENTILES],
+            linestyle="none",
+            marker="o",
+            color=line.get_color(),
+        )
+        for q, v in zip(PERCENTILES, marks, strict=True):
+            axes.annotate(
+                f"p{q:g}",
+                (v, q / 100),
+                textcoords="offset points",
+                xytext=(4, -10),
+                fontsize=7,
+                color=line.get_color(),
+            )
+        drawn += 1
+    if drawn:
+        axes.set_xscale("log")
+        axes.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _: _format_us(x)))
+        axes.xaxis.set_minor_formatter(NullFormatter())
+    for q in PERCENTILES:
+        axes.axhline(q / 100, color="0.85", linewidth=0.8, zorder=0)
+    axes.set_ylim(0.0, 1.02)
+    axes.set_xlabel("latency per query (log scale)")
+    axes.set_ylabel("fraction of queries at or below")
+    axes.set_title("Latency CDF")
+    axes.grid(True, which="both", axis="x", alpha=0.3)
+    if runs:
+        axes.legend(loc="lower right", fontsize=8)
+    figure.savefig(Path(path), format="png")

@@ -1,0 +1,100 @@
+"""The inputs and parity references shared by the runs of one group (a workload, or a path).
+
+Inputs: a workload's ``reference_inputs`` in each format's layout; for a path, inputs generated
+(``edgeinfer._profile.generated_inputs``, seeds 0..n-1) from the first run's input specs, moved
+to NHWC or NCHW where a later file wants them. The reference: the first fp32 run of the group;
+for a workload with no fp32 run first, ONNX Runtime on its fp32 ONNX variant, out of band;
+otherwise the first run, saying so. See ``_parity`` for the comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from edgeinfer._types import TensorSpec
+
+from ._parity import Outputs, Parity, compare, convert_layout
+from ._plan import Target, workloads_module
+
+__all__ = ["Feeds", "References"]
+
+Feeds = dict[str, np.ndarray]
+_LOOSENESS = {"fp32": 0, "fp16": 1, "bf16": 1, "int8": 2}
+
+
+def _looser(a: str, b: str) -> str:
+    return a if _LOOSENESS.get(a, 0) >= _LOOSENESS.get(b, 0) else b
+
+
+class References:
+    """Per group: the canonical inputs and the reference outputs, with who produced them."""
+
+    def __init__(self, count: int = 8) -> None:
+        self.count = count
+        self._references: dict[str, tuple[str, str, Outputs]] = {}
+        self._canonical: dict[str, list[Feeds]] = {}
+
+    def feeds(self, target: Target, specs: Sequence[TensorSpec]) -> list[Feeds] | None:
+        """The group's inputs in this model's layout, or ``None`` when they do not fit it."""
+        if target.workload is not None:
+            arrays = workloads_module().reference_inputs(
+                target.workload, target.format, count=self.count, seed=0
+            )
+            return [{specs[0].name: np.asarray(a)} for a in arrays]
+        if target.group not in self._canonical:
+            from edgeinfer._profile import generated_inputs
+
+            self._canonical[target.group] = [
+                generated_inputs(specs, seed=k) for k in range(self.count)
+            ]
+        feeds = []
+        for canonical in self._canonical[target.group]:
+            if len(canonical) != len(specs):
+                return None
+            feed = {}
+            for spec, array in zip(specs, canonical.values(), strict=True):
+                moved = convert_layout(array, spec.shape)
+                if moved is None or moved.dtype != spec.dtype:
+                    return None
+                feed[spec.name] = moved
+            feeds.append(feed)
+        return feeds
+
+    def _onnxruntime(self, workload: str) -> tuple[str, str, Outputs] | str:
+        """ONNX Runtime on the workload's fp32 ONNX variant, or why it could not run."""
+        from edgeinfer._load import load
+
+        module = workloads_module()
+        try:
+            path = module.ensure(workload, "onnx", "fp32")
+            arrays = module.reference_inputs(workload, "onnx", count=self.count, seed=0)
+            with load(path, "cpu", backend="onnxruntime", fallback=False, warmup=0) as model:
+                outputs = [list(model.run(a).values()) for a in arrays]
+        except Exception as error:
+            return f"ONNX Runtime could not run the fp32 ONNX variant: {error}"
+        return f"{workload}/onnx/fp32/onnxruntime/cpu (out of band)", "fp32", outputs
+
+    def check(self, target: Target, run_id: str, outputs: Outputs | None) -> Parity:
+        """Compare a run's outputs with the group's reference, or make them the reference."""
+        if outputs is None:
+            return Parity("skipped", reason="the group's reference inputs do not fit this model")
+        reference = self._references.get(target.group)
+        why_not = "no fp32 run came first"
+        if reference is None and target.precision != "fp32" and target.workload is not None:
+            found = self._onnxruntime(target.workload)
+            if isinstance(found, str):
+                why_not = found
+            else:
+                reference = self._references[target.group] = found
+        if reference is None:
+            self._references[target.group] = (run_id, target.precision, outputs)
+            note = None if target.precision == "fp32" else f"{why_not}: this run is the reference"
+            return Parity("reference", run_id, inputs=len(outputs), reason=note)
+        ref_id, ref_precision, ref_outputs = reference
+        precision = _looser(target.precision, ref_precision)
+        try:
+            return compare(ref_outputs, outputs, precision, ref_id)
+        except (TypeError, ValueError) as error:  # e.g. string outputs: nothing to subtract
+            return Parity("skipped", ref_id, reason=f"outputs not comparable: {error}")
