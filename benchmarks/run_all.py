@@ -24,6 +24,8 @@ SCRIPTS = (
     "bench_litert_overhead.py",
     "bench_litert_threads.py",
     "bench_cli_vs_raw.py",
+    "bench_recorder.py",
+    "bench_isolation.py",
 )
 # Lines a script prints that the summary repeats: verdicts against targets, and conclusions.
 SUMMARY_PREFIXES = ("RESULT ", "CONCLUSION ")
