@@ -4,8 +4,8 @@ backend, written once: input checks, always-on timing, run-time fallback, health
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from time import monotonic, perf_counter_ns
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +46,9 @@ class Model:
         self._attempts = tuple(attempts)
         self._notes = list(notes)
         self._recorder = recorder or LatencyRecorder()
-        self._cold = True
+        # The first (cold) call pays one-time costs: it is kept apart, then calls go straight
+        # to the recorder.
+        self._record: Callable[[int, int], None] = self._record_first
         self._closed = False
         self._close_lock = threading.Lock()
 
@@ -95,7 +97,7 @@ class Model:
         """Run the model. ``InvalidInput`` for inputs that do not match ``inputs`` (never a
         fallback); ``timeout`` (seconds) needs ``load(..., isolate=True)``."""
         chain = self._chain
-        if chain.probe_due is not None and time.monotonic() >= chain.probe_due:
+        if chain.probe_due is not None and monotonic() >= chain.probe_due:
             chain.reselect()
         link = chain.active
         check, backend = link.check, link.backend
@@ -107,7 +109,7 @@ class Model:
             if backend is None or check is None:
                 raise DeviceError(f"no candidate can serve: {link.unusable or 'none opened'}")
         feeds = check(inputs)
-        start = time.perf_counter_ns()
+        start = perf_counter_ns()
         try:
             if timeout is None:
                 result = backend.run(feeds)
@@ -116,17 +118,16 @@ class Model:
         except RUNTIME_FAILURES as error:
             result = chain.recover(inputs, link, error)
         else:
-            if link.failures or link.demoted_until:  # it answered: close its breaker
+            if link.failures:  # it answered: close its breaker (a demoted one has failures too)
                 chain.succeeded(link)
-        end = time.perf_counter_ns()
-        if self._cold:  # the first call pays one-time costs: kept apart from the statistics
-            self._cold = False
-            self._recorder.first_call = (end - start) / 1000.0
-        else:
-            self._recorder.record(start, end)
+        self._record(start, perf_counter_ns())  # the first (cold) call is kept apart there
         return result
 
     __call__ = run
+
+    def _record_first(self, start: int, end: int) -> None:
+        self._recorder.first_call = (end - start) / 1000.0
+        self._record = self._recorder.record
 
     @staticmethod
     def _run_with_timeout(backend: Backend, feeds: Any, timeout: float) -> dict[str, np.ndarray]:
