@@ -96,6 +96,14 @@ def dynamic_dims(model_dir: Path) -> Path:
 
 
 @pytest.fixture
+def model_file(tmp_path: Path) -> Path:
+    """Bytes that sniff as ONNX (ir_version 8, an empty graph); fake backends never parse them."""
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"\x08\x08\x3a\x00")
+    return path
+
+
+@pytest.fixture
 def clean_registry() -> Iterator[None]:
     """Undo every ``register_backend`` a test makes."""
     before = dict(_registry._entries)

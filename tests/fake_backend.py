@@ -98,3 +98,11 @@ def make_fake(
         "fail": staticmethod(fail) if fail is not None else None,
     }
     return type(f"Fake_{name}", (FakeBackend,), attributes)
+
+
+def register(*fakes: type[FakeBackend]) -> None:
+    """Register each fake under its own name (undo with the ``clean_registry`` fixture)."""
+    import edgeinfer
+
+    for fake in fakes:
+        edgeinfer.register_backend(fake.name, fake)

@@ -8,19 +8,14 @@ import pytest
 
 import edgeinfer
 from edgeinfer._detect import Roots, detect_devices
-
-
-def touch(path: Path, text: str = "") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+from fake_tree import fake_roots, touch
 
 
 @pytest.fixture
 def roots(tmp_path: Path) -> Roots:
-    for name in ("sys", "dev", "proc"):
-        (tmp_path / name).mkdir()
-    touch(tmp_path / "proc" / "cpuinfo", "processor\t: 0\nmodel name\t: Test CPU 9000\n")
-    return Roots(tmp_path / "sys", tmp_path / "dev", tmp_path / "proc", "Linux", "x86_64")
+    found = fake_roots(tmp_path)
+    touch(found.proc / "cpuinfo", "processor\t: 0\nmodel name\t: Test CPU 9000\n")
+    return found
 
 
 def kinds(found: tuple[edgeinfer.Device, ...]) -> list[str]:

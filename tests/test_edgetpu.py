@@ -18,18 +18,12 @@ from edgeinfer import BackendUnavailable, DeviceError, DeviceRequest
 from edgeinfer._detect import Roots
 from edgeinfer.backends import _edgetpu_probe as probe
 from edgeinfer.backends import edgetpu
-
-
-def touch(path: Path, text: str = "") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+from fake_tree import fake_roots, touch
 
 
 @pytest.fixture
 def roots(tmp_path: Path) -> Roots:
-    for name in ("sys", "dev", "proc"):
-        (tmp_path / name).mkdir()
-    return Roots(tmp_path / "sys", tmp_path / "dev", tmp_path / "proc", "Linux", "x86_64")
+    return fake_roots(tmp_path)
 
 
 def plug_usb(roots: Roots, product: str = "9302", vendor: str = "18d1") -> Path:

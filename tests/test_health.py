@@ -22,18 +22,12 @@ from edgeinfer._health import HealthSnapshot, health
 from edgeinfer._health_nvml import decode_clock_reasons
 from edgeinfer._health_thermal import PLAUSIBLE_CELSIUS, parse_millidegrees
 from edgeinfer._health_throttle import decode_pi_throttled, parse_get_throttled
-
-
-def touch(path: Path, text: str = "") -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+from fake_tree import fake_roots, touch
 
 
 @pytest.fixture
 def roots(tmp_path: Path) -> Roots:
-    for name in ("sys", "dev", "proc"):
-        (tmp_path / name).mkdir()
-    return Roots(tmp_path / "sys", tmp_path / "dev", tmp_path / "proc", "Linux", "aarch64")
+    return fake_roots(tmp_path, "aarch64")
 
 
 @pytest.fixture

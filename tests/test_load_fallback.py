@@ -20,22 +20,9 @@ from edgeinfer import (
     ModelIncompatible,
     NoBackendAvailable,
 )
-from fake_backend import make_fake
+from fake_backend import make_fake, register
 
 pytestmark = pytest.mark.usefixtures("clean_registry")
-
-
-@pytest.fixture
-def model_file(tmp_path: Path) -> Path:
-    """Bytes that sniff as ONNX; the fakes never parse them."""
-    path = tmp_path / "model.onnx"
-    path.write_bytes(b"\x08\x08\x3a\x00")
-    return path
-
-
-def register(*fakes: type) -> None:
-    for fake in fakes:
-        edgeinfer.register_backend(fake.name, fake)
 
 
 def test_first_failure_falls_back_to_next_and_is_recorded(

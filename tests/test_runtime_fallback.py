@@ -13,22 +13,10 @@ import pytest
 import edgeinfer
 from edgeinfer import DeviceError, InferenceError, InvalidInput
 from edgeinfer._failover import FallbackPolicy
-from fake_backend import make_fake
+from fake_backend import make_fake, register
 
 pytestmark = pytest.mark.usefixtures("clean_registry")
 X = np.ones((1, 4), np.float32)
-
-
-@pytest.fixture
-def model_file(tmp_path: Path) -> Path:
-    path = tmp_path / "model.onnx"
-    path.write_bytes(b"\x08\x08\x3a\x00")
-    return path
-
-
-def register(*fakes: type) -> None:
-    for fake in fakes:
-        edgeinfer.register_backend(fake.name, fake)
 
 
 def fails_on(*calls: int, error: type[Exception] = DeviceError):
