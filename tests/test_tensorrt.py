@@ -126,7 +126,7 @@ def test_detection_uses_find_spec_only(monkeypatch: pytest.MonkeyPatch) -> None:
     runtime.availability.cache_clear()
     present.add("cuda")
     monkeypatch.setattr(
-        runtime, "_version", lambda dists: "10.3.0" if "tensorrt" in dists else None
+        runtime, "_installed", lambda *dists: "10.3.0" if "tensorrt" in dists else None
     )
     runtime.installed_version.cache_clear()
     found = runtime.availability()

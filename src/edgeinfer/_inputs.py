@@ -10,7 +10,7 @@ import numpy as np
 from ._errors import InvalidInput
 from ._types import TensorSpec
 
-__all__ = ["InputChecker", "example_inputs"]
+__all__ = ["InputChecker", "generated_inputs"]
 
 
 class _Check:
@@ -181,12 +181,15 @@ class InputChecker:
         raise InvalidInput(f"{'; '.join(parts)}; the model's inputs are: {self._listing()}")
 
 
-def example_inputs(specs: Sequence[TensorSpec], dynamic_size: int = 1) -> dict[str, np.ndarray]:
-    """Zero-filled inputs matching ``specs``; dynamic dimensions take ``dynamic_size``."""
+def generated_inputs(specs: Sequence[TensorSpec], seed: int = 0) -> dict[str, np.ndarray]:
+    """Deterministic inputs for ``specs``: normal floats, zeros elsewhere; dynamic dims are 1."""
+    rng = np.random.default_rng(seed)
     feeds: dict[str, np.ndarray] = {}
     for spec in specs:
-        shape = tuple(dynamic_size if d is None else d for d in spec.shape or (dynamic_size,))
-        if spec.dtype.kind in "OUS":
+        shape = tuple(1 if d is None else d for d in (spec.shape or (1,)))
+        if spec.dtype.kind == "f":
+            feeds[spec.name] = rng.standard_normal(shape).astype(spec.dtype)
+        elif spec.dtype.kind in "OUS":
             feeds[spec.name] = np.full(shape, "", dtype=spec.dtype)
         else:
             feeds[spec.name] = np.zeros(shape, dtype=spec.dtype)

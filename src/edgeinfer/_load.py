@@ -26,9 +26,9 @@ from ._errors import (
 )
 from ._failover import Chain, FallbackPolicy, Link
 from ._formats import resolve_model_files
+from ._inputs import generated_inputs
 from ._model import Model
 from ._plan import Candidate, expand_devices, plan
-from ._profile import generated_inputs
 from ._registry import backend_class, names
 from ._stats import LatencyRecorder
 from ._types import Attempt

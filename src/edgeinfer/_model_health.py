@@ -74,7 +74,7 @@ def compare_golden(expected: dict[str, np.ndarray], got: dict[str, np.ndarray]) 
 
 
 def _golden(link: Link) -> tuple[str, float | None, str | None]:
-    from ._profile import generated_inputs
+    from ._inputs import generated_inputs
 
     if link.golden is None or link.backend is None or link.check is None:
         return "not recorded", None, None

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._errors import ConfigurationError
+from ._inputs import generated_inputs
 from ._stats import LatencyStats, stats_of
-from ._types import TensorSpec, _ToDict
+from ._types import _ToDict
 
 if TYPE_CHECKING:
     from ._model import InputsLike, Model
 
-__all__ = ["OperatorEvent", "OperatorProfile", "generated_inputs", "measure", "operator_profile"]
+__all__ = ["OperatorEvent", "OperatorProfile", "measure", "operator_profile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,21 +86,6 @@ class OperatorProfile(_ToDict):
         target = Path(path)
         target.write_text(json.dumps(self.chrome_trace()))
         return target
-
-
-def generated_inputs(specs: Sequence[TensorSpec], seed: int = 0) -> dict[str, np.ndarray]:
-    """Deterministic inputs for ``specs``: normal floats, zeros elsewhere; dynamic dims are 1."""
-    rng = np.random.default_rng(seed)
-    feeds: dict[str, np.ndarray] = {}
-    for spec in specs:
-        shape = tuple(1 if d is None else d for d in (spec.shape or (1,)))
-        if spec.dtype.kind == "f":
-            feeds[spec.name] = rng.standard_normal(shape).astype(spec.dtype)
-        elif spec.dtype.kind in "OUS":
-            feeds[spec.name] = np.full(shape, "", dtype=spec.dtype)
-        else:
-            feeds[spec.name] = np.zeros(shape, dtype=spec.dtype)
-    return feeds
 
 
 def measure(

@@ -9,7 +9,6 @@ recorder never locks the hot path.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -195,8 +194,3 @@ class LatencyRecorder:
         if span:
             stats = replace(stats, throughput=self.count / (span / 1e9))
         return stats
-
-
-def now_ns() -> int:
-    """The monotonic clock every figure uses."""
-    return time.perf_counter_ns()

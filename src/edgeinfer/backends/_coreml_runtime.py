@@ -119,12 +119,9 @@ def _installed() -> tuple[str | None, bool]:
     spec = importlib.util.find_spec("coremltools")
     if spec is None:
         return None, False
-    from importlib.metadata import PackageNotFoundError, version
+    from edgeinfer._versions import installed_version
 
-    try:
-        found: str | None = version("coremltools")
-    except PackageNotFoundError:
-        found = "(unknown version)"
+    found = installed_version("coremltools") or "(unknown version)"
     folders = spec.submodule_search_locations or ()
     binding = any(
         child.name.startswith("libcoremlpython")

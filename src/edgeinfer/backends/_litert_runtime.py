@@ -18,6 +18,7 @@ import numpy as np
 
 from edgeinfer._errors import BackendUnavailable
 from edgeinfer._types import Availability, Quantization, TensorSpec
+from edgeinfer._versions import installed
 
 __all__ = ["HINT", "Runtime", "availability", "load_runtime", "quantization_of", "spec_of"]
 
@@ -45,14 +46,9 @@ _CANDIDATES = (
 
 
 def _version(distributions: tuple[str, ...]) -> tuple[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    for distribution in distributions:
-        try:
-            return distribution, version(distribution)
-        except PackageNotFoundError:
-            continue
-    return distributions[0], None
+    """The installed distribution of a runtime and its version (the first name when unknown)."""
+    found = installed(distributions)
+    return (distributions[0], None) if found is None else found
 
 
 @functools.lru_cache(maxsize=1)

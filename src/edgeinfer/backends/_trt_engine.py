@@ -89,12 +89,9 @@ def _timing_file(options: BuildOptions, version: str, gpu: str, cc: tuple[int, i
 
 
 def _modelopt_version() -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
+    from edgeinfer._versions import installed_version
 
-    try:
-        return version("nvidia-modelopt")
-    except PackageNotFoundError:
-        return None
+    return installed_version("nvidia-modelopt")
 
 
 def engine_from_onnx(

@@ -12,7 +12,6 @@ and warning lines so that the edgeinfer error can quote them.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
 import importlib.util
@@ -22,6 +21,7 @@ from typing import Any
 
 from edgeinfer._errors import BackendUnavailable, ModelError, ModelIncompatible
 from edgeinfer._types import Availability
+from edgeinfer._versions import installed_version as _installed
 
 __all__ = [
     "HINT",
@@ -53,19 +53,10 @@ _INCOMPATIBLE_MARKERS = (
 )
 
 
-def _version(distributions: tuple[str, ...]) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    for distribution in distributions:
-        with contextlib.suppress(PackageNotFoundError):
-            return version(distribution)
-    return None
-
-
 @functools.lru_cache(maxsize=1)
 def installed_version() -> str | None:
     """TensorRT's version from installed metadata (no import); ``None`` when unknown."""
-    return _version(_TRT_DISTRIBUTIONS)
+    return _installed(*_TRT_DISTRIBUTIONS)
 
 
 @functools.lru_cache(maxsize=1)
@@ -85,7 +76,7 @@ def availability() -> Availability:
     except (ImportError, ValueError) as error:  # a broken parent package or odd sys.modules
         return Availability(False, f"cannot look for TensorRT: {error}", HINT)
     version = installed_version()
-    cuda = _version(_CUDA_DISTRIBUTIONS)
+    cuda = _installed(*_CUDA_DISTRIBUTIONS)
     return Availability(
         True,
         f"TensorRT {version or '(unknown version)'} and cuda-python {cuda or '(unknown version)'} "

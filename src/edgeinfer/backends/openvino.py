@@ -38,6 +38,7 @@ from edgeinfer._errors import (
 from edgeinfer._native_stderr import captured_native_stderr
 from edgeinfer._onnx_scan import check_onnx_file
 from edgeinfer._types import Availability, TensorSpec
+from edgeinfer._versions import installed_version
 
 from ._openvino_config import OPTION_KEYS, compile_config, edgeinfer_precision, openvino_device
 
@@ -55,12 +56,7 @@ _UNSUPPORTED = ("Cannot create", "not supported", "Unsupported", "is not impleme
 def _availability() -> Availability:
     if importlib.util.find_spec("openvino") is None:
         return Availability(False, "openvino is not installed", _HINT)
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        found: str | None = version("openvino")
-    except PackageNotFoundError:
-        found = None
+    found = installed_version("openvino")
     return Availability(True, f"openvino {found or '(unknown version)'} is installed", None, found)
 
 

@@ -38,6 +38,7 @@ from edgeinfer._errors import (
 )
 from edgeinfer._onnx_scan import check_onnx_file
 from edgeinfer._types import Availability, TensorSpec
+from edgeinfer._versions import installed_version
 
 from ._ort_config import CPU, OPTION_KEYS, choose_providers, session_options
 
@@ -117,12 +118,7 @@ def _run_error(error: Exception, path: Path) -> EdgeInferError:
 
 @functools.lru_cache(maxsize=1)
 def _installed_version() -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    for distribution in _DISTRIBUTIONS:
-        with contextlib.suppress(PackageNotFoundError):
-            return version(distribution)
-    return None
+    return installed_version(*_DISTRIBUTIONS)
 
 
 @functools.lru_cache(maxsize=1)

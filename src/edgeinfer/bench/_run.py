@@ -263,7 +263,7 @@ class Session:
 
 
 def _generated(specs: Sequence[TensorSpec], seed: int) -> Feeds:
-    from edgeinfer._profile import generated_inputs
+    from edgeinfer._inputs import generated_inputs
 
     return generated_inputs(specs, seed=seed)
 
