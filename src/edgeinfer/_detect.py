@@ -15,7 +15,16 @@ from pathlib import Path
 
 from ._types import Device
 
-__all__ = ["EDGETPU_PCI_IDS", "EDGETPU_USB_IDS", "Roots", "detect_devices", "devices"]
+__all__ = [
+    "EDGETPU_PCI_IDS",
+    "EDGETPU_USB_IDS",
+    "Roots",
+    "detect_devices",
+    "devices",
+    "edgetpu_pci",
+    "edgetpu_usb",
+    "read_sysfs",
+]
 
 # Coral Edge TPU USB ids: Global Unichip before its firmware is loaded, Google after.
 EDGETPU_USB_IDS: dict[tuple[str, str], str] = {
@@ -43,7 +52,8 @@ class Roots:
         return self.machine or platform.machine()
 
 
-def _read(path: Path) -> str | None:
+def read_sysfs(path: Path) -> str | None:
+    """A sysfs or procfs value, stripped; ``None`` when it cannot be read."""
     try:
         return path.read_text(errors="replace").strip()
     except OSError:
@@ -52,7 +62,7 @@ def _read(path: Path) -> str | None:
 
 def _cpu(roots: Roots) -> Device:
     name = None
-    cpuinfo = _read(roots.proc / "cpuinfo") or ""
+    cpuinfo = read_sysfs(roots.proc / "cpuinfo") or ""
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
         if key.strip() in ("model name", "Hardware", "Model") and value.strip():
@@ -69,7 +79,7 @@ def _nvidia_gpus(roots: Roots) -> list[Device]:
     info_root = roots.proc / "driver" / "nvidia" / "gpus"
     entries = sorted(info_root.iterdir()) if info_root.is_dir() else []
     for index, entry in enumerate(entries):
-        text = _read(entry / "information") or ""
+        text = read_sysfs(entry / "information") or ""
         model = next(
             (
                 line.split(":", 1)[1].strip()
@@ -87,7 +97,7 @@ def _nvidia_gpus(roots: Roots) -> list[Device]:
             found.append(Device("gpu", index, "NVIDIA GPU", f"gpu:{index}", f"{node}"))
     jetson = (roots.dev / "nvhost-gpu").exists() or (roots.dev / "nvgpu").is_dir()
     if not found and jetson:
-        model = _read(roots.proc / "device-tree" / "model") or "NVIDIA Jetson GPU"
+        model = read_sysfs(roots.proc / "device-tree" / "model") or "NVIDIA Jetson GPU"
         found.append(Device("gpu", 0, model.rstrip("\x00"), "gpu:0", "jetson"))
     return found
 
@@ -96,7 +106,7 @@ def _drm_gpus(roots: Roots, start: int) -> list[Device]:
     """Render nodes of non-NVIDIA GPUs (Intel, AMD, Arm Mali): what OpenVINO and others use."""
     found: list[Device] = []
     for node in sorted(roots.dev.glob("dri/renderD*")):
-        vendor = _read(roots.sys / "class" / "drm" / node.name / "device" / "vendor")
+        vendor = read_sysfs(roots.sys / "class" / "drm" / node.name / "device" / "vendor")
         if vendor == "0x10de":
             continue  # NVIDIA is reported through its driver above
         label = _PCI_VENDORS.get(vendor or "", "unknown vendor")
@@ -108,7 +118,7 @@ def _drm_gpus(roots: Roots, start: int) -> list[Device]:
 def _npus(roots: Roots) -> list[Device]:
     found: list[Device] = []
     for node in sorted(roots.dev.glob("accel/accel[0-9]*")):
-        vendor = _read(roots.sys / "class" / "accel" / node.name / "device" / "vendor")
+        vendor = read_sysfs(roots.sys / "class" / "accel" / node.name / "device" / "vendor")
         label = (
             "Intel NPU" if vendor == "0x8086" else f"{_PCI_VENDORS.get(vendor or '', 'NPU')} NPU"
         )
@@ -117,41 +127,55 @@ def _npus(roots: Roots) -> list[Device]:
     return found
 
 
-def _edgetpus(roots: Roots) -> list[Device]:
-    found: list[Device] = []
-    usb = roots.sys / "bus" / "usb" / "devices"
-    for entry in sorted(usb.iterdir()) if usb.is_dir() else []:
-        ids = (_read(entry / "idVendor") or "", _read(entry / "idProduct") or "")
-        name = EDGETPU_USB_IDS.get(ids)
-        if name is not None:
-            index = len(found)
-            found.append(
-                Device(
-                    "edgetpu",
-                    index,
-                    name,
-                    f"edgetpu:usb:{index}",
-                    f"usb {ids[0]}:{ids[1]}",
-                    (("sysfs", entry.name),),
-                )
-            )
-    pci = roots.sys / "bus" / "pci" / "devices"
-    pci_index = 0
-    for entry in sorted(pci.iterdir()) if pci.is_dir() else []:
-        vendor, device = _read(entry / "vendor") or "", _read(entry / "device") or ""
+def edgetpu_usb(roots: Roots) -> list[tuple[Path, tuple[str, str]]]:
+    """The sysfs entries of Coral USB Accelerators, with their (vendor, product) ids."""
+    folder = roots.sys / "bus" / "usb" / "devices"
+    found = []
+    for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+        ids = (read_sysfs(entry / "idVendor") or "", read_sysfs(entry / "idProduct") or "")
+        if ids in EDGETPU_USB_IDS:
+            found.append((entry, ids))
+    return found
+
+
+def edgetpu_pci(roots: Roots) -> list[tuple[Path, tuple[str, str]]]:
+    """The sysfs entries of Coral PCIe/M.2 Edge TPUs, with their (vendor, device) ids."""
+    folder = roots.sys / "bus" / "pci" / "devices"
+    found = []
+    for entry in sorted(folder.iterdir()) if folder.is_dir() else []:
+        vendor, device = read_sysfs(entry / "vendor") or "", read_sysfs(entry / "device") or ""
         ids = (vendor.removeprefix("0x"), device.removeprefix("0x"))
         if ids in EDGETPU_PCI_IDS:
-            found.append(
-                Device(
-                    "edgetpu",
-                    len(found),
-                    EDGETPU_PCI_IDS[ids],
-                    f"edgetpu:pci:{pci_index}",
-                    f"pci {ids[0]}:{ids[1]}",
-                    (("sysfs", entry.name),),
-                )
+            found.append((entry, ids))
+    return found
+
+
+def _edgetpus(roots: Roots) -> list[Device]:
+    found: list[Device] = []
+    for index, (entry, ids) in enumerate(edgetpu_usb(roots)):
+        found.append(
+            Device(
+                "edgetpu",
+                index,
+                EDGETPU_USB_IDS[ids],
+                f"edgetpu:usb:{index}",
+                f"usb {ids[0]}:{ids[1]}",
+                (("sysfs", entry.name),),
             )
-            pci_index += 1
+        )
+    pci_index = 0
+    for entry, ids in edgetpu_pci(roots):
+        found.append(
+            Device(
+                "edgetpu",
+                len(found),
+                EDGETPU_PCI_IDS[ids],
+                f"edgetpu:pci:{pci_index}",
+                f"pci {ids[0]}:{ids[1]}",
+                (("sysfs", entry.name),),
+            )
+        )
+        pci_index += 1
     if pci_index == 0:
         for node in sorted(roots.dev.glob("apex_[0-9]*")):
             found.append(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeinfer._detect import EDGETPU_PCI_IDS, EDGETPU_USB_IDS, Roots
+from edgeinfer._detect import Roots, edgetpu_pci, edgetpu_usb, read_sysfs
 
 __all__ = ["LIBRARY_BY_PLATFORM", "Diagnosis", "diagnose", "find_library", "library_name"]
 
@@ -59,41 +59,8 @@ class Diagnosis:
     hint: str | None = None
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text().strip()
-    except OSError:
-        return ""
-
-
-def _usb_devices(roots: Roots) -> list[Path]:
-    folder = roots.sys / "bus" / "usb" / "devices"
-    if not folder.is_dir():
-        return []
-    return [
-        entry
-        for entry in sorted(folder.iterdir())
-        if (_read(entry / "idVendor"), _read(entry / "idProduct")) in EDGETPU_USB_IDS
-    ]
-
-
-def _pci_devices(roots: Roots) -> list[Path]:
-    folder = roots.sys / "bus" / "pci" / "devices"
-    if not folder.is_dir():
-        return []
-    found = []
-    for entry in sorted(folder.iterdir()):
-        ids = (
-            _read(entry / "vendor").removeprefix("0x"),
-            _read(entry / "device").removeprefix("0x"),
-        )
-        if ids in EDGETPU_PCI_IDS:
-            found.append(entry)
-    return found
-
-
 def _usb_node(roots: Roots, entry: Path) -> Path | None:
-    bus, dev = _read(entry / "busnum"), _read(entry / "devnum")
+    bus, dev = read_sysfs(entry / "busnum") or "", read_sysfs(entry / "devnum") or ""
     if not (bus.isdigit() and dev.isdigit()):
         return None
     return roots.dev / "bus" / "usb" / f"{int(bus):03d}" / f"{int(dev):03d}"
@@ -117,8 +84,8 @@ def diagnose(
             f"the Edge TPU library {library_name()} (libedgetpu) is not installed",
             LIBRARY_HINT,
         )
-    usb = _usb_devices(roots) if bus in (None, "usb") else []
-    pci = _pci_devices(roots) if bus in (None, "pci") else []
+    usb = [entry for entry, _ in edgetpu_usb(roots)] if bus in (None, "usb") else []
+    pci = [entry for entry, _ in edgetpu_pci(roots)] if bus in (None, "pci") else []
     apex = sorted(roots.dev.glob("apex_[0-9]*")) if bus in (None, "pci") else []
     if not usb and not pci and not apex:
         where = {"usb": "USB (ids 1a6e:089a or 18d1:9302)", "pci": "PCIe (1ac1:089a, /dev/apex_N)"}
