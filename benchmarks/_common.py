@@ -7,10 +7,13 @@ from anywhere.
 
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 import sys
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter_ns
 from typing import Any
@@ -110,6 +113,68 @@ def iqr(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
     """The 25th and 75th percentiles."""
     low, high = np.percentile(np.asarray(values, dtype=np.float64), [25, 75])
     return float(low), float(high)
+
+
+Arm = tuple[Callable[..., Any], tuple[Any, ...]]  # a callable and its arguments
+
+
+@dataclass(frozen=True)
+class Interleaved:
+    """Per-call figures of arms timed in interleaved rounds, in ns after the timer's own cost."""
+
+    name: str
+    rounds: int
+    calls: int  # per arm
+    medians: dict[str, float]  # over every call of the arm
+    per_round: dict[str, np.ndarray]  # each round's median
+
+    def ratio(self, top: str, bottom: str) -> float:
+        return self.medians[top] / self.medians[bottom]
+
+    def spread(self, top: str, bottom: str) -> tuple[float, float]:
+        """The interquartile range of the per-round ratio ``top / bottom``."""
+        return iqr(self.per_round[top] / self.per_round[bottom])
+
+
+def interleave(
+    name: str, arms: dict[str, Arm], block: int, seconds: float, min_rounds: int, timer_ns: float
+) -> Interleaved:
+    """Warm every arm up, then time ``block`` calls of each arm per round, the order cycling
+    through every permutation (so drift and frequency changes hit all arms alike), for at least
+    ``min_rounds`` rounds and ``seconds`` seconds."""
+    for function, args in arms.values():
+        time_calls(function, args, max(3, block))  # warm-up
+    orders = itertools.cycle(itertools.permutations(arms))
+    every: dict[str, list[int]] = {arm: [] for arm in arms}
+    per_round: dict[str, list[float]] = {arm: [] for arm in arms}
+    deadline = time.perf_counter() + seconds
+    rounds = 0
+    while rounds < min_rounds or time.perf_counter() < deadline:
+        for arm in next(orders):
+            function, args = arms[arm]
+            durations = time_calls(function, args, block)
+            every[arm].extend(durations)
+            per_round[arm].append(float(np.median(durations)) - timer_ns)
+        rounds += 1
+    return Interleaved(
+        name=name,
+        rounds=rounds,
+        calls=rounds * block,
+        medians={arm: float(np.median(values)) - timer_ns for arm, values in every.items()},
+        per_round={arm: np.asarray(values) for arm, values in per_round.items()},
+    )
+
+
+def ratio_line(
+    outcome: Interleaved, top: str, bottom: str, label: str, target: float | None, width: int = 34
+) -> str:
+    """``  label  ratio  (per-round IQR a-b)  target <= t: PASS``."""
+    ratio = outcome.ratio(top, bottom)
+    low, high = outcome.spread(top, bottom)
+    text = f"  {label:<{width}} {ratio:.3f}  (per-round IQR {low:.3f}-{high:.3f})"
+    if target is not None:
+        text += f"  target <= {target:g}: {verdict(ratio, target)}"
+    return text
 
 
 def verdict(ratio: float, target: float) -> str:

@@ -22,10 +22,8 @@ overhead <= 100 us; MobileNetV2 isolated / in-process <= 1.05; start of the back
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter_ns
@@ -40,9 +38,9 @@ from _common import (
     environment,
     example_input,
     format_duration,
+    interleave,
     iqr,
     result_line,
-    time_calls,
     timer_overhead_ns,
 )
 
@@ -101,30 +99,17 @@ def measure_calls(name: str, path: Path, quick: bool, timer_ns: float) -> dict[s
         ISOLATED: (isolated.run, (feeds,)),
         TIMEOUT: (isolated.run, (feeds, 10.0)),
     }
-    for function, args in arms.values():
-        time_calls(function, args, max(3, budget.block))  # warm-up
-    every: dict[str, list[int]] = {arm: [] for arm in arms}
-    per_round: dict[str, list[float]] = {arm: [] for arm in arms}
-    orders = itertools.cycle(itertools.permutations(arms))
-    deadline = time.perf_counter() + budget.seconds[quick]
-    rounds = 0
-    while rounds < budget.min_rounds or time.perf_counter() < deadline:
-        for arm in next(orders):
-            function, args = arms[arm]
-            durations = time_calls(function, args, budget.block)
-            every[arm].extend(durations)
-            per_round[arm].append(float(np.median(durations)) - timer_ns)
-        rounds += 1
+    timed = interleave(name, arms, budget.block, budget.seconds[quick], budget.min_rounds, timer_ns)
     import psutil
 
     memory = psutil.Process(isolated.pid).memory_full_info()
     local.close()
     isolated.close()
     return {
-        "rounds": rounds,
-        "calls": rounds * budget.block,
-        "medians": {arm: float(np.median(v)) - timer_ns for arm, v in every.items()},
-        "per_round": {arm: np.asarray(v) for arm, v in per_round.items()},
+        "rounds": timed.rounds,
+        "calls": timed.calls,
+        "medians": timed.medians,
+        "per_round": timed.per_round,
         "first_ns": first_ns,
         "same": same,
         "rss": memory.rss,

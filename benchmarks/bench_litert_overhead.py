@@ -27,12 +27,10 @@ latencies. Always exits 0.
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import platform
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +38,15 @@ from typing import Any
 
 import numpy as np
 
-from _common import format_duration, iqr, result_line, time_calls, timer_overhead_ns, verdict
+from _common import (
+    Arm,
+    Interleaved,
+    format_duration,
+    interleave,
+    ratio_line,
+    result_line,
+    timer_overhead_ns,
+)
 
 BENCH = "litert_overhead"
 SMALL_CNN = "small_cnn_fp32"
@@ -56,7 +62,6 @@ LABELS = {
     SAME: "edgeinfer's own interpreter, raw loop",
     LOCK: "Model.run, interpreters=1 (lock)",
 }
-Arm = tuple[Callable[..., Any], tuple[Any, ...]]  # a callable and its arguments
 
 
 @dataclass(frozen=True)
@@ -117,24 +122,6 @@ def raw_step(interpreter: Any, input_index: int, x: np.ndarray, output_index: in
     return interpreter.get_tensor(output_index)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """One model's figures, in ns per call after the timer's own cost."""
-
-    name: str
-    rounds: int
-    calls: int
-    medians: dict[str, float]  # over every call of the arm
-    per_round: dict[str, np.ndarray]  # each round's median
-
-    def ratio(self, top: str, bottom: str) -> float:
-        return self.medians[top] / self.medians[bottom]
-
-    def spread(self, top: str, bottom: str) -> tuple[float, float]:
-        """The interquartile range of the per-round ratio ``top / bottom``."""
-        return iqr(self.per_round[top] / self.per_round[bottom])
-
-
 def _open_arms(path: Path) -> tuple[list[Any], dict[str, Arm]]:
     """The edgeinfer models and every arm; checks that every arm gives the same output."""
     from ai_edge_litert.interpreter import Interpreter
@@ -172,45 +159,18 @@ def _open_arms(path: Path) -> tuple[list[Any], dict[str, Arm]]:
     return [model, locked], arms
 
 
-def measure(name: str, path: Path, quick: bool, timer_ns: float) -> Outcome:
+def measure(name: str, path: Path, quick: bool, timer_ns: float) -> Interleaved:
     """Interleave timed blocks of every arm on model ``name`` until its time budget is spent."""
     budget = BUDGETS[name]
     models, arms = _open_arms(path)
-    for function, args in arms.values():
-        time_calls(function, args, max(3, budget.block))  # warm-up
-    orders = itertools.cycle(itertools.permutations(arms))
-    every: dict[str, list[int]] = {arm: [] for arm in arms}
-    per_round: dict[str, list[float]] = {arm: [] for arm in arms}
-    deadline = time.perf_counter() + (budget.quick_seconds if quick else budget.seconds)
-    rounds = 0
-    while rounds < budget.min_rounds or time.perf_counter() < deadline:
-        for arm in next(orders):
-            function, args = arms[arm]
-            durations = time_calls(function, args, budget.block)
-            every[arm].extend(durations)
-            per_round[arm].append(float(np.median(durations)) - timer_ns)
-        rounds += 1
+    seconds = budget.quick_seconds if quick else budget.seconds
+    outcome = interleave(name, arms, budget.block, seconds, budget.min_rounds, timer_ns)
     for model in models:
         model.close()
-    return Outcome(
-        name=name,
-        rounds=rounds,
-        calls=rounds * budget.block,
-        medians={arm: float(np.median(values)) - timer_ns for arm, values in every.items()},
-        per_round={arm: np.asarray(values) for arm, values in per_round.items()},
-    )
+    return outcome
 
 
-def _ratio_line(outcome: Outcome, top: str, bottom: str, label: str, target: float | None) -> str:
-    ratio = outcome.ratio(top, bottom)
-    low, high = outcome.spread(top, bottom)
-    text = f"  {label:<36} {ratio:.3f}  (per-round IQR {low:.3f}-{high:.3f})"
-    if target is not None:
-        text += f"  target <= {target:g}: {verdict(ratio, target)}"
-    return text
-
-
-def report(outcome: Outcome) -> None:
+def report(outcome: Interleaved) -> None:
     """Print one model's figures, its verdict and its RESULT line."""
     target = TARGETS[outcome.name]
     medians = outcome.medians
@@ -218,16 +178,16 @@ def report(outcome: Outcome) -> None:
     for arm, median in medians.items():
         print(f"    {LABELS[arm]:<38} {format_duration(median):>10}")
     print(f"    {'edgeinfer - raw':<38} {format_duration(medians[EDGE] - medians[RAW]):>10}")
-    print(_ratio_line(outcome, EDGE, RAW, "ratio edgeinfer/raw", target))
+    print(ratio_line(outcome, EDGE, RAW, "ratio edgeinfer/raw", target, width=36))
     detail = f"edgeinfer {format_duration(medians[EDGE])}, raw {format_duration(medians[RAW])}"
     low, high = outcome.spread(EDGE, RAW)
     detail += f", IQR {low:.3f}-{high:.3f}"
     if SAME in medians:
-        print(_ratio_line(outcome, EDGE, SAME, "wrapper only (same interpreter)", target))
-        print(_ratio_line(outcome, SAME, RAW, "interpreter vs interpreter (floor)", None))
+        print(ratio_line(outcome, EDGE, SAME, "wrapper only (same interpreter)", target, width=36))
+        print(ratio_line(outcome, SAME, RAW, "interpreter vs interpreter (floor)", None, width=36))
         detail += f"; same-interpreter {outcome.ratio(EDGE, SAME):.3f}"
         detail += f"; floor {outcome.ratio(SAME, RAW):.3f}"
-    print(_ratio_line(outcome, LOCK, RAW, "interpreters=1 (lock) / raw", None))
+    print(ratio_line(outcome, LOCK, RAW, "interpreters=1 (lock) / raw", None, width=36))
     detail += f"; interpreters=1 {outcome.ratio(LOCK, RAW):.3f}"
     print(result_line(BENCH, outcome.name, outcome.ratio(EDGE, RAW), target, detail))
 

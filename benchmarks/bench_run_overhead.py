@@ -18,10 +18,8 @@ Targets: ratio <= 1.15 on the one-op model, <= 1.03 on MobileNetV2. Always exits
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,17 +30,18 @@ from _common import (
     CPU_PROVIDER,
     MOBILENET,
     ONE_OP,
+    Arm,
+    Interleaved,
     build_models,
     environment,
     example_input,
     format_duration,
-    iqr,
+    interleave,
+    ratio_line,
     raw_session_options,
     result_line,
     settings_difference,
-    time_calls,
     timer_overhead_ns,
-    verdict,
 )
 
 BENCH = "run_overhead"
@@ -54,7 +53,6 @@ LABELS = {
     RAW: "raw session.run(None, feeds)",
     SAME: "edgeinfer's own session, raw call",
 }
-Arm = tuple[Any, tuple[Any, ...]]  # a callable and its arguments
 
 
 @dataclass(frozen=True)
@@ -68,24 +66,6 @@ class Budget:
 
 
 BUDGETS = {ONE_OP: Budget(200, 12.0, 1.2), MOBILENET: Budget(4, 30.0, 3.0)}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One model's figures, in ns per call after the timer's own cost."""
-
-    name: str
-    rounds: int
-    calls: int
-    medians: dict[str, float]  # over every call of the arm
-    per_round: dict[str, np.ndarray]  # each round's median
-
-    def ratio(self, top: str, bottom: str) -> float:
-        return self.medians[top] / self.medians[bottom]
-
-    def spread(self, top: str, bottom: str) -> tuple[float, float]:
-        """The interquartile range of the per-round ratio ``top / bottom``."""
-        return iqr(self.per_round[top] / self.per_round[bottom])
 
 
 def _open_arms(name: str, path: Path) -> tuple[Any, dict[str, Arm]]:
@@ -119,44 +99,17 @@ def _open_arms(name: str, path: Path) -> tuple[Any, dict[str, Arm]]:
     return model, arms
 
 
-def measure(name: str, path: Path, quick: bool, timer_ns: float) -> Outcome:
+def measure(name: str, path: Path, quick: bool, timer_ns: float) -> Interleaved:
     """Interleave timed blocks of every arm on model ``name`` until its time budget is spent."""
     budget = BUDGETS[name]
     model, arms = _open_arms(name, path)
-    for function, args in arms.values():
-        time_calls(function, args, max(3, budget.block))  # warm-up
-    orders = itertools.cycle(itertools.permutations(arms))
-    every: dict[str, list[int]] = {arm: [] for arm in arms}
-    per_round: dict[str, list[float]] = {arm: [] for arm in arms}
-    deadline = time.perf_counter() + (budget.quick_seconds if quick else budget.seconds)
-    rounds = 0
-    while rounds < budget.min_rounds or time.perf_counter() < deadline:
-        for arm in next(orders):
-            function, args = arms[arm]
-            durations = time_calls(function, args, budget.block)
-            every[arm].extend(durations)
-            per_round[arm].append(float(np.median(durations)) - timer_ns)
-        rounds += 1
+    seconds = budget.quick_seconds if quick else budget.seconds
+    outcome = interleave(name, arms, budget.block, seconds, budget.min_rounds, timer_ns)
     model.close()
-    return Outcome(
-        name=name,
-        rounds=rounds,
-        calls=rounds * budget.block,
-        medians={arm: float(np.median(values)) - timer_ns for arm, values in every.items()},
-        per_round={arm: np.asarray(values) for arm, values in per_round.items()},
-    )
+    return outcome
 
 
-def _ratio_line(outcome: Outcome, top: str, bottom: str, label: str, target: float | None) -> str:
-    ratio = outcome.ratio(top, bottom)
-    low, high = outcome.spread(top, bottom)
-    text = f"  {label:<34} {ratio:.3f}  (per-round IQR {low:.3f}-{high:.3f})"
-    if target is not None:
-        text += f"  target <= {target:g}: {verdict(ratio, target)}"
-    return text
-
-
-def report(outcome: Outcome) -> None:
+def report(outcome: Interleaved) -> None:
     """Print one model's figures, its verdict and its RESULT line."""
     target = TARGETS[outcome.name]
     medians = outcome.medians
@@ -165,13 +118,13 @@ def report(outcome: Outcome) -> None:
         print(f"    {LABELS[arm]:<36} {format_duration(median):>10}")
     overhead = medians[EDGE] - medians[RAW]
     print(f"    {'edgeinfer - raw':<36} {format_duration(overhead):>10}")
-    print(_ratio_line(outcome, EDGE, RAW, "ratio edgeinfer/raw", target))
+    print(ratio_line(outcome, EDGE, RAW, "ratio edgeinfer/raw", target))
     detail = f"edgeinfer {format_duration(medians[EDGE])}, raw {format_duration(medians[RAW])}"
     low, high = outcome.spread(EDGE, RAW)
     detail += f", IQR {low:.3f}-{high:.3f}"
     if SAME in medians:
-        print(_ratio_line(outcome, EDGE, SAME, "wrapper only (same session)", target))
-        print(_ratio_line(outcome, SAME, RAW, "session vs session (noise floor)", None))
+        print(ratio_line(outcome, EDGE, SAME, "wrapper only (same session)", target))
+        print(ratio_line(outcome, SAME, RAW, "session vs session (noise floor)", None))
         detail += f"; same-session {outcome.ratio(EDGE, SAME):.3f}"
         detail += f"; session-vs-session {outcome.ratio(SAME, RAW):.3f}"
     print(result_line(BENCH, outcome.name, outcome.ratio(EDGE, RAW), target, detail))
