@@ -45,7 +45,7 @@ from _common import (
 )
 
 BENCH = "isolation"
-TARGET = "edgeinfer.backends.ort:OnnxRuntimeBackend"
+TARGET = "edgeinfer.backends.onnxruntime.backend:OnnxRuntimeBackend"
 THREADS = 1
 LOCAL, ISOLATED, TIMEOUT = "in-process", "isolated", "isolated+timeout"
 LABELS = {
@@ -73,8 +73,8 @@ BUDGETS = {ONE_OP: Budget(200, (10.0, 1.2), (10, 3)), MOBILENET: Budget(4, (25.0
 
 def _open_both(path: Path) -> tuple[Any, Any]:
     from edgeinfer import DeviceRequest, OpenOptions
-    from edgeinfer._isolate import IsolatedBackend
-    from edgeinfer.backends.ort import OnnxRuntimeBackend
+    from edgeinfer._isolation.backend import IsolatedBackend
+    from edgeinfer.backends.onnxruntime.backend import OnnxRuntimeBackend
 
     device, options = DeviceRequest("cpu"), OpenOptions(threads=THREADS)
     local = OnnxRuntimeBackend.open(path, device, options)
@@ -120,8 +120,8 @@ def measure_calls(name: str, path: Path, quick: bool, timer_ns: float) -> dict[s
 def measure_starts(name: str, path: Path, quick: bool) -> dict[str, np.ndarray]:
     """Alternate in-process opens and isolated starts; ns each, and the isolated closes."""
     from edgeinfer import DeviceRequest, OpenOptions
-    from edgeinfer._isolate import IsolatedBackend
-    from edgeinfer.backends.ort import OnnxRuntimeBackend
+    from edgeinfer._isolation.backend import IsolatedBackend
+    from edgeinfer.backends.onnxruntime.backend import OnnxRuntimeBackend
 
     device, options = DeviceRequest("cpu"), OpenOptions(threads=THREADS)
     times: dict[str, list[int]] = {LOCAL: [], ISOLATED: [], "close": []}

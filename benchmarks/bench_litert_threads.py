@@ -68,7 +68,7 @@ MB = 1024 * 1024
 # A throughput gain below 10% is within run-to-run noise on a shared 2-core machine.
 NOTABLE = 1.10
 # Modules the first edgeinfer.load() of a LiteRT model imports; imported before the baseline.
-LOAD_MODULES = ("edgeinfer._load", "edgeinfer.backends.litert")
+LOAD_MODULES = ("edgeinfer._model.load", "edgeinfer.backends.litert.backend")
 InputKind = tuple[tuple[int, ...], np.dtype[Any]]  # an input's shape and dtype
 
 

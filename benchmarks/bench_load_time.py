@@ -81,8 +81,8 @@ def measure(name: str, path: Path, quick: bool, first: bool) -> Outcome:
     import onnxruntime as ort
 
     import edgeinfer
-    from edgeinfer._formats import resolve_model_files
-    from edgeinfer._onnx_scan import check_onnx_file
+    from edgeinfer._kit.onnx_scan import check_onnx_file
+    from edgeinfer._planning.formats import resolve_model_files
 
     def edge_load() -> Any:
         return edgeinfer.load(path, backend="onnxruntime", device="cpu", warmup=0)

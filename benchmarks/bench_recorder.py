@@ -16,7 +16,7 @@ from time import perf_counter_ns
 import numpy as np
 
 from _common import environment, verdict
-from edgeinfer._stats import LatencyRecorder
+from edgeinfer._model.stats import LatencyRecorder
 
 BENCH = "recorder"
 TARGET_US = 0.3

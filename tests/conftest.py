@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import edgeinfer
-from edgeinfer import _registry
+from edgeinfer._planning import registry as _registry
 
 HAVE_ONNX = importlib.util.find_spec("onnx") is not None
 

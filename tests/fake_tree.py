@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgeinfer._detect import Roots
+from edgeinfer._planning.detect import Roots
 
 
 def touch(path: Path, text: str = "") -> None:

@@ -18,9 +18,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from edgeinfer._workloads import mobilenet
-from edgeinfer._workloads.mobilenet import MOBILENET_V2_SETTINGS
-from edgeinfer._workloads.onnx_writer import IR_VERSION, OPSET_VERSION, make_model, serialize
+from edgeinfer.bench._workloads import mobilenet
+from edgeinfer.bench._workloads.mobilenet import MOBILENET_V2_SETTINGS
+from edgeinfer.bench._workloads.onnx_writer import IR_VERSION, OPSET_VERSION, make_model, serialize
 
 __all__ = [
     "ALL_BUILDERS",
@@ -96,7 +96,7 @@ def build_mobilenet_v2(
 
     Input "input" float32 [batch, 3, resolution, resolution] (``batch=None`` gives a dynamic
     dim named "batch"); output "logits" float32 [batch, num_classes]. The network is the
-    package's ``mobilenet_v2`` workload (``edgeinfer._workloads.mobilenet``), with the same
+    package's ``mobilenet_v2`` workload (``edgeinfer.bench._workloads.mobilenet``), with the same
     weights as ``tflite_models.build_mobilenet_v2``.
     """
     model = mobilenet.onnx_model(

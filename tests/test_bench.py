@@ -22,9 +22,9 @@ from edgeinfer.bench import EXIT_OK, EXIT_PARITY, EXIT_REGRESSION, EXIT_USAGE, S
 from edgeinfer.bench._compare import compare
 from edgeinfer.bench._harness import builtin_loop, pick_harness
 from edgeinfer.bench._latency import summarize
+from edgeinfer.bench._matrix import build_plan, default_duration
 from edgeinfer.bench._parity import compare as parity_compare
 from edgeinfer.bench._parity import convert_layout
-from edgeinfer.bench._plan import build_plan, default_duration
 from edgeinfer.bench._report import CSV_COLUMNS
 from edgeinfer.bench._table import fit, format_latency, print_results, table_rows
 
@@ -76,7 +76,7 @@ def suite(cache: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
 def test_default_suite_runs_every_variant_on_every_backend(suite: dict[str, Any]) -> None:
     assert suite["status"] == EXIT_OK, suite["out"]
     runs = suite["doc"]["runs"]
-    from edgeinfer._workloads import WORKLOADS, variants
+    from edgeinfer.bench._workloads import WORKLOADS, variants
 
     for name in WORKLOADS:
         for fmt, precision in variants(name):
@@ -191,7 +191,7 @@ class _Negated(Backend):
 
     @classmethod
     def open(cls, path: Path, device: DeviceRequest, options: OpenOptions) -> Backend:
-        from edgeinfer._registry import backend_class
+        from edgeinfer._planning.registry import backend_class
 
         return cls(backend_class("onnxruntime").open(path, device, options))
 
@@ -273,7 +273,7 @@ def test_offline_scenario_on_a_model_path_batches(tmp_path: Path, dynamic_batch:
 
 @needs_ort
 def test_a_folder_of_variants_is_one_parity_group(tmp_path: Path) -> None:
-    from edgeinfer._workloads import ensure
+    from edgeinfer.bench._workloads import ensure
 
     folder = tmp_path / "kws"
     folder.mkdir()
@@ -476,8 +476,8 @@ def test_rich_table(suite: dict[str, Any]) -> None:
 
 @needs_ort
 def test_measure_is_the_runs_loop() -> None:
-    from edgeinfer._workloads import ensure, reference_inputs
     from edgeinfer.bench._run import Settings, measure
+    from edgeinfer.bench._workloads import ensure, reference_inputs
 
     settings = Settings(duration=0.05, min_queries=5, max_duration=1.0)
     with edgeinfer.load(ensure("ds_cnn", "onnx"), backend="onnxruntime") as model:

@@ -249,7 +249,7 @@ def test_close_is_idempotent(backend: str, model_dir: Path) -> None:
 
 
 def test_availability_is_cheap_and_serialisable(backend: str) -> None:
-    from edgeinfer._registry import backend_class
+    from edgeinfer._planning.registry import backend_class
 
     cls = backend_class(backend)
     availability = cls.availability()

@@ -33,11 +33,11 @@ from edgeinfer import (
     ModelError,
     ModelIncompatible,
 )
-from edgeinfer._backend import OpenOptions
-from edgeinfer._device import parse_device
-from edgeinfer._formats import detect_format, resolve_model_files
-from edgeinfer._plan import Candidate, plan
-from edgeinfer._registry import unregister_backend
+from edgeinfer._kit.contract import OpenOptions
+from edgeinfer._planning.devices import parse_device
+from edgeinfer._planning.formats import detect_format, resolve_model_files
+from edgeinfer._planning.plan import Candidate, plan
+from edgeinfer._planning.registry import unregister_backend
 from edgeinfer._types import Attempt, TensorSpec
 
 ct = pytest.importorskip(
@@ -45,9 +45,8 @@ ct = pytest.importorskip(
     reason="coremltools builds and reads the Core ML test models: pip install 'edgeinfer[coreml]'",
 )
 import coreml_models as cm  # noqa: E402
-from edgeinfer.backends import _coreml_runtime as runtime  # noqa: E402
-from edgeinfer.backends import _coreml_specs as specs  # noqa: E402
-from edgeinfer.backends.coreml import (  # noqa: E402
+from edgeinfer.backends.coreml import runtime, specs  # noqa: E402
+from edgeinfer.backends.coreml.backend import (  # noqa: E402
     COMPUTE_UNITS,
     CoreMlBackend,
     compute_units_for,
@@ -63,7 +62,9 @@ needs_core_ml = pytest.mark.skipif(not ON_MAC, reason=f"coreml: {HERE.reason}")
 @pytest.fixture(autouse=True)
 def coreml_registered() -> Iterator[None]:
     """Register the backend for each test (a no-op change once it is a built-in)."""
-    edgeinfer.register_backend("coreml", "edgeinfer.backends.coreml:CoreMlBackend", extra="coreml")
+    edgeinfer.register_backend(
+        "coreml", "edgeinfer.backends.coreml.backend:CoreMlBackend", extra="coreml"
+    )
     yield
     unregister_backend("coreml")
 
@@ -384,7 +385,7 @@ def test_availability_decisions(
 def test_availability_imports_nothing() -> None:
     code = (
         "import sys, edgeinfer\n"
-        "edgeinfer.register_backend('coreml', 'edgeinfer.backends.coreml:CoreMlBackend')\n"
+        "edgeinfer.register_backend('coreml', 'edgeinfer.backends.coreml.backend:CoreMlBackend')\n"
         "row = [b for b in edgeinfer.backends() if b.name == 'coreml'][0]\n"
         "print(row.available, row.formats, row.devices)\n"
         "assert 'coremltools' not in sys.modules, 'coremltools was imported'\n"
@@ -705,7 +706,7 @@ def test_fresh_load_with_fallback_prints_nothing(variants: Path) -> None:
     pytest.importorskip("onnxruntime")
     code = (
         "import sys, edgeinfer\n"
-        "edgeinfer.register_backend('coreml', 'edgeinfer.backends.coreml:CoreMlBackend')\n"
+        "edgeinfer.register_backend('coreml', 'edgeinfer.backends.coreml.backend:CoreMlBackend')\n"
         "model = edgeinfer.load(sys.argv[1], device=['npu', 'cpu'])\n"
         "print(model.backend, 'coremltools' in sys.modules)\n"
     )

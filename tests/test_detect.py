@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import edgeinfer
-from edgeinfer._detect import Roots, detect_devices
+from edgeinfer._planning.detect import Roots, detect_devices
 from fake_tree import fake_roots, touch
 
 

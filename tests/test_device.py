@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgeinfer import ConfigurationError, DeviceRequest
-from edgeinfer._device import parse_device, parse_device_chain
+from edgeinfer._planning.devices import parse_device, parse_device_chain
 
 
 @pytest.mark.parametrize(

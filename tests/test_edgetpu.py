@@ -15,9 +15,9 @@ import pytest
 
 import edgeinfer
 from edgeinfer import BackendUnavailable, DeviceError, DeviceRequest
-from edgeinfer._detect import Roots
-from edgeinfer.backends import _edgetpu_probe as probe
-from edgeinfer.backends import edgetpu
+from edgeinfer._planning.detect import Roots
+from edgeinfer.backends.edgetpu import backend as edgetpu
+from edgeinfer.backends.edgetpu import probe
 from fake_tree import fake_roots, touch
 
 

@@ -16,12 +16,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edgeinfer import _health, _health_nvml
-from edgeinfer._detect import Roots
-from edgeinfer._health import HealthSnapshot, health
-from edgeinfer._health_nvml import decode_clock_reasons
-from edgeinfer._health_thermal import PLAUSIBLE_CELSIUS, parse_millidegrees
-from edgeinfer._health_throttle import decode_pi_throttled, parse_get_throttled
+from edgeinfer._planning.detect import Roots
+from edgeinfer._system import nvml as _health_nvml
+from edgeinfer._system import snapshot as _health
+from edgeinfer._system.nvml import decode_clock_reasons
+from edgeinfer._system.snapshot import HealthSnapshot, health
+from edgeinfer._system.thermal import PLAUSIBLE_CELSIUS, parse_millidegrees
+from edgeinfer._system.throttle import decode_pi_throttled, parse_get_throttled
 from fake_tree import fake_roots, touch
 
 
@@ -464,7 +465,7 @@ def test_only_health_imports_psutil() -> None:
     code = (
         "import sys, edgeinfer\n"
         "a = 'psutil' in sys.modules\n"
-        "import edgeinfer._health as h\n"
+        "import edgeinfer._system.snapshot as h\n"
         "b = 'psutil' in sys.modules\n"
         "h.health(interval=0.01)\n"
         "print(a, b, 'psutil' in sys.modules)\n"

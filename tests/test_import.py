@@ -84,7 +84,7 @@ def test_public_surface() -> None:
 
 
 def test_backends_stays_a_function_after_a_backend_module_is_imported() -> None:
-    import edgeinfer.backends.ort
+    import edgeinfer.backends.onnxruntime.backend
 
     assert callable(edgeinfer.backends)
     assert isinstance(edgeinfer.backends(), tuple)

@@ -144,7 +144,7 @@ def test_random_feed_dicts_run_or_raise_invalid_input(
 
 
 def test_dim_names_that_do_not_fit_the_inputs_are_ignored() -> None:
-    from edgeinfer._inputs import InputChecker
+    from edgeinfer._model.inputs import InputChecker
 
     spec = edgeinfer.TensorSpec("a", (None, 2), np.dtype(np.float32))
     checker = InputChecker([spec], {"a": ("n", None, "extra"), "ghost": ("n",)})

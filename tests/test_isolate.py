@@ -35,11 +35,13 @@ from edgeinfer import (
     ModelError,
     OpenOptions,
 )
-from edgeinfer._isolate import BackendProcessTraceback, IsolatedBackend, target_of
-from edgeinfer._isolate_shm import PREFIX
-from edgeinfer.backends.ort import OnnxRuntimeBackend  # imports no runtime: fine on bare installs
+from edgeinfer._isolation.backend import BackendProcessTraceback, IsolatedBackend, target_of
+from edgeinfer._isolation.shared_memory import PREFIX
+from edgeinfer.backends.onnxruntime.backend import (
+    OnnxRuntimeBackend,  # imports no runtime: fine on bare installs
+)
 
-ORT = "edgeinfer.backends.ort:OnnxRuntimeBackend"
+ORT = "edgeinfer.backends.onnxruntime.backend:OnnxRuntimeBackend"
 CPU = DeviceRequest("cpu")
 OUR_SEGMENTS = f"{PREFIX}{os.getpid():x}_"
 RNG = np.random.default_rng(7)
@@ -324,7 +326,7 @@ def test_target_of() -> None:
 
 @pytest.mark.skipif(not hasattr(os, "posix_fallocate"), reason="no posix_fallocate here")
 def test_full_shared_memory_is_an_error_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
-    import edgeinfer._isolate_shm as shm
+    import edgeinfer._isolation.shared_memory as shm
 
     def full(fd: int, offset: int, size: int) -> None:
         raise OSError(28, "No space left on device")
@@ -369,7 +371,7 @@ def test_garbage_collection_stops_the_process(tmp_path: Path) -> None:
 
 
 def test_close_stops_a_hanging_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import edgeinfer._isolate as isolate
+    import edgeinfer._isolation.backend as isolate
 
     monkeypatch.setattr(isolate, "_CLOSE_WAIT", 0.5)
     backend = crashing(tmp_path, "hang")
@@ -396,7 +398,7 @@ def test_close_stops_a_hanging_call(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_interrupted_call_stops_the_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from edgeinfer._isolate_proc import Child
+    from edgeinfer._isolation.process import Child
 
     backend = crashing(tmp_path, "ok")
 
@@ -418,7 +420,7 @@ sys.path[:0] = {path!r}
 from pathlib import Path
 import numpy as np
 from edgeinfer import DeviceRequest, OpenOptions
-from edgeinfer._isolate import IsolatedBackend
+from edgeinfer._isolation.backend import IsolatedBackend
 backend = IsolatedBackend.start(
     "crashing", "crashing_backend:CrashingBackend", Path({model!r}), DeviceRequest("cpu"),
     OpenOptions(extra={{"mode": "hang"}}),

@@ -11,7 +11,7 @@ import pytest
 
 import edgeinfer
 from edgeinfer import DeviceError
-from edgeinfer._failover import FallbackPolicy
+from edgeinfer._model.chain import FallbackPolicy
 
 pytestmark = pytest.mark.usefixtures("clean_registry")
 X = np.ones((1, 4), np.float32)

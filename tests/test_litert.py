@@ -249,7 +249,7 @@ def test_tflite_runtime_beside_numpy_2_is_explained(monkeypatch: pytest.MonkeyPa
     """tflite-runtime 2.14 was built for numpy 1.x: say so instead of failing inside it."""
     import importlib.util
 
-    from edgeinfer.backends import _litert_runtime as lookup
+    from edgeinfer.backends.litert import runtime as lookup
 
     real = importlib.util.find_spec
     monkeypatch.setattr(

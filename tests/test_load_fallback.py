@@ -102,7 +102,7 @@ def test_invalid_input_from_open_is_not_a_fallback(model_file: Path) -> None:
 
 def test_auto_asks_each_detected_kind_for_its_default_device() -> None:
     from edgeinfer import Device, DeviceRequest
-    from edgeinfer._plan import expand_devices
+    from edgeinfer._planning.plan import expand_devices
 
     found = [
         Device("cpu", 0, "CPU", "cpu", "platform"),
@@ -292,7 +292,7 @@ def test_a_candidates_own_error_keeps_its_own_cause(model_file: Path) -> None:
 
 def test_a_backend_that_chooses_its_own_device_gets_one_auto_candidate(model_file: Path) -> None:
     from edgeinfer import Device
-    from edgeinfer._plan import Candidate, expand_devices, plan
+    from edgeinfer._planning.plan import Candidate, expand_devices, plan
 
     chooser = make_fake("chooser", devices=("cpu", "gpu"))
     chooser.chooses_device = True

@@ -10,7 +10,7 @@ import pytest
 
 import edgeinfer
 from edgeinfer import ModelError
-from edgeinfer._onnx_scan import ProtobufError, check_onnx_file, external_data_locations
+from edgeinfer._kit.onnx_scan import ProtobufError, check_onnx_file, external_data_locations
 
 onnx_models = pytest.importorskip("onnx_models")
 

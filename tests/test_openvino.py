@@ -17,7 +17,7 @@ from edgeinfer import (
     ModelIncompatible,
     NoBackendAvailable,
 )
-from edgeinfer.backends._openvino_config import compile_config, openvino_device
+from edgeinfer.backends.openvino.config import compile_config, openvino_device
 
 pytestmark = pytest.mark.backend("openvino")
 ir_models = pytest.importorskip("ir_models")

@@ -227,7 +227,7 @@ def test_precision_onnxruntime_cannot_give_is_a_failed_candidate(one_op: Path) -
 def test_missing_onnxruntime_gives_the_pip_hint(
     one_op: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from edgeinfer.backends import ort
+    from edgeinfer.backends.onnxruntime import backend as ort
 
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
@@ -310,7 +310,7 @@ def test_gpu_provider_runs_mobilenet_like_the_cpu(mobilenet: Path) -> None:
     """Where a GPU and a GPU-enabled onnxruntime exist, the GPU result matches the CPU's."""
     import onnxruntime
 
-    from edgeinfer.backends._ort_config import PROVIDERS_BY_DEVICE
+    from edgeinfer.backends.onnxruntime.config import PROVIDERS_BY_DEVICE
 
     providers = set(onnxruntime.get_available_providers()) & set(PROVIDERS_BY_DEVICE["gpu"])
     gpus = [d for d in edgeinfer.devices() if d.kind == "gpu"]
@@ -331,7 +331,7 @@ def test_gpu_provider_runs_mobilenet_like_the_cpu(mobilenet: Path) -> None:
 def test_provider_choice_table() -> None:
     """The device -> provider mapping, on compiled-in lists of real onnxruntime builds."""
     from edgeinfer import DeviceRequest
-    from edgeinfer.backends._ort_config import choose_providers
+    from edgeinfer.backends.onnxruntime.config import choose_providers
 
     cuda_build = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
     assert choose_providers(cuda_build, DeviceRequest("gpu", 1), {}) == [

@@ -10,8 +10,8 @@ import pytest
 
 import edgeinfer
 from edgeinfer import DeviceError
-from edgeinfer._model_health import compare_golden
-from edgeinfer._stats import BASELINE_CALLS
+from edgeinfer._model.health import compare_golden
+from edgeinfer._model.stats import BASELINE_CALLS
 from fake_backend import make_fake
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import edgeinfer
-from edgeinfer import BackendUnavailable, ConfigurationError, UnknownBackend, _registry
+from edgeinfer import BackendUnavailable, ConfigurationError, UnknownBackend
+from edgeinfer._planning import registry as _registry
 from fake_backend import make_fake
 
 pytestmark = pytest.mark.usefixtures("clean_registry")

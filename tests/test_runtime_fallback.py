@@ -12,7 +12,7 @@ import pytest
 
 import edgeinfer
 from edgeinfer import DeviceError, InferenceError, InvalidInput
-from edgeinfer._failover import FallbackPolicy
+from edgeinfer._model.chain import FallbackPolicy
 from fake_backend import make_fake, register
 
 pytestmark = pytest.mark.usefixtures("clean_registry")

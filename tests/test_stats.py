@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgeinfer._stats import BASELINE_CALLS, LatencyRecorder, stats_of
+from edgeinfer._model.stats import BASELINE_CALLS, LatencyRecorder, stats_of
 
 durations = st.lists(st.integers(min_value=0, max_value=10**10), min_size=1, max_size=300)
 

@@ -45,17 +45,14 @@ from edgeinfer import (
     ModelError,
     ModelIncompatible,
     TensorSpec,
-    _cache,
-    _registry,
 )
-from edgeinfer.backends import _trt_build as build
-from edgeinfer.backends import _trt_cache as trt_cache
-from edgeinfer.backends import _trt_cuda as cuda
-from edgeinfer.backends import _trt_io as trt_io
-from edgeinfer.backends import _trt_precision as precision
-from edgeinfer.backends import _trt_runtime as runtime
+from edgeinfer._kit import cache as _cache
+from edgeinfer._planning import registry as _registry
+from edgeinfer.backends.tensorrt import build, cuda, precision, runtime
+from edgeinfer.backends.tensorrt import cache as trt_cache
+from edgeinfer.backends.tensorrt import io as trt_io
 
-TARGET = "edgeinfer.backends.trt:TensorRtBackend"
+TARGET = "edgeinfer.backends.tensorrt.backend:TensorRtBackend"
 HAVE_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 HAVE_ORT = importlib.util.find_spec("onnxruntime") is not None
 HAVE_CUDA_PYTHON = importlib.util.find_spec("cuda") is not None
@@ -149,11 +146,10 @@ def test_importing_the_backend_imports_no_runtime_and_writes_nothing(tmp_path: P
     cache = tmp_path / "never-created"
     code = (
         "import sys, edgeinfer\n"
-        "from edgeinfer.backends import trt\n"
-        "from edgeinfer.backends import _trt_cache\n"
+        "from edgeinfer.backends.tensorrt import TensorRtBackend, cache\n"
         "from pathlib import Path\n"
-        "trt.TensorRtBackend.availability()\n"
-        "_trt_cache.engine_path(Path('m.onnx'), 'ab' * 32)\n"
+        "TensorRtBackend.availability()\n"
+        "cache.engine_path(Path('m.onnx'), 'ab' * 32)\n"
         "runtimes = ('tensorrt', 'cuda', 'modelopt')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in runtimes))\n"
     )
@@ -995,7 +991,7 @@ class _FakeConfig:
 def fake_tensorrt(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> tuple[FakeTrt, FakeCudart, Path]:
-    from edgeinfer.backends import trt as backend_module
+    from edgeinfer.backends.tensorrt import backend as backend_module
 
     cudart = FakeCudart()
     fake = FakeTrt(cudart)
@@ -1008,8 +1004,8 @@ def fake_tensorrt(
 
 
 def open_one_op(one_op: Path, **options: Any) -> Any:
-    from edgeinfer._backend import OpenOptions
-    from edgeinfer.backends.trt import TensorRtBackend
+    from edgeinfer._kit.contract import OpenOptions
+    from edgeinfer.backends.tensorrt.backend import TensorRtBackend
 
     precision_ = options.pop("precision", None)
     return TensorRtBackend.open(

@@ -15,7 +15,7 @@ import pytest
 
 import edgeinfer
 from edgeinfer import BackendUnavailable, ConfigurationError
-from edgeinfer._workloads import (
+from edgeinfer.bench._workloads import (
     BUILDER_VERSION,
     WORKLOADS,
     Workload,
@@ -71,7 +71,7 @@ def test_reference_inputs_are_deterministic_and_layout_independent() -> None:
 
 def test_importing_the_workloads_imports_no_builder() -> None:
     code = (
-        "import sys, edgeinfer._workloads as w\n"
+        "import sys, edgeinfer.bench._workloads as w\n"
         "w.variants('ds_cnn'); w.reference_inputs('ds_cnn', 'onnx')\n"
         "print(sorted(m for m in ('onnx', 'onnxruntime', 'ai_edge_litert', 'flatbuffers')"
         " if m in sys.modules))"

@@ -1,10 +1,11 @@
 """Small, real ``.tflite`` models built reproducibly for the test suite, without TensorFlow.
 
-The flatbuffer is written by the package's writer (``edgeinfer._workloads.tflite_writer``) over
-the TFLite schema's object API, which ships with ai-edge-litert as
-``ai_edge_litert.schema_py_generated``. Full-integer models are made from the float model by
-LiteRT's own post-training calibrator and quantiser (the same C++ code TensorFlow's converter
-calls; ``edgeinfer._workloads.quantize``), fed a fixed-seed representative data set.
+The flatbuffer is written by the package's writer
+(``edgeinfer.bench._workloads.tflite_writer``) over the TFLite schema's object API, which ships
+with ai-edge-litert as ``ai_edge_litert.schema_py_generated``. Full-integer models are made from
+the float model by LiteRT's own post-training calibrator and quantiser (the same C++ code
+TensorFlow's converter calls; ``edgeinfer.bench._workloads.quantize``), fed a fixed-seed
+representative data set.
 
 Precisions:
 
@@ -27,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from edgeinfer._workloads import mobilenet
-from edgeinfer._workloads.quantize import tflite_int8 as quantize_int8
-from edgeinfer._workloads.tflite_writer import SIGNATURE_KEY, TfliteGraph
-from edgeinfer._workloads.weights import he_conv, he_dense
+from edgeinfer.bench._workloads import mobilenet
+from edgeinfer.bench._workloads.quantize import tflite_int8 as quantize_int8
+from edgeinfer.bench._workloads.tflite_writer import SIGNATURE_KEY, TfliteGraph
+from edgeinfer.bench._workloads.weights import he_conv, he_dense
 
 __all__ = [
     "ALL_TFLITE_BUILDERS",

@@ -16,14 +16,11 @@ from typing import TYPE_CHECKING, Any
 # The subpackage edgeinfer.backends is imported now (its __init__ is empty and imports no runtime)
 # so that importing a backend module later can never rebind ``edgeinfer.backends``: the name stays
 # the function below.
-from . import backends as _backends_package  # noqa: F401
-from ._version import __version__
+from edgeinfer import backends as _backends_package  # noqa: F401
+from edgeinfer._version import __version__
 
 if TYPE_CHECKING:
-    from ._backend import Backend, OpenOptions
-    from ._detect import devices
-    from ._device import DeviceRequest
-    from ._errors import (
+    from edgeinfer._errors import (
         BackendUnavailable,
         ConfigurationError,
         DeviceError,
@@ -35,8 +32,17 @@ if TYPE_CHECKING:
         NoBackendAvailable,
         UnknownBackend,
     )
-    from ._failover import FallbackEvent, FallbackPolicy
-    from ._health import (
+    from edgeinfer._kit.contract import Backend, OpenOptions
+    from edgeinfer._model.chain import FallbackEvent, FallbackPolicy
+    from edgeinfer._model.health import ModelHealth
+    from edgeinfer._model.load import load
+    from edgeinfer._model.model import Model
+    from edgeinfer._model.profile import OperatorEvent, OperatorProfile
+    from edgeinfer._model.stats import LatencyStats
+    from edgeinfer._planning.detect import devices
+    from edgeinfer._planning.devices import DeviceRequest
+    from edgeinfer._planning.registry import register_backend
+    from edgeinfer._system.snapshot import (
         CpuFrequency,
         GpuHealth,
         HealthSnapshot,
@@ -46,13 +52,14 @@ if TYPE_CHECKING:
         ThrottleCount,
         health,
     )
-    from ._load import load
-    from ._model import Model
-    from ._model_health import ModelHealth
-    from ._profile import OperatorEvent, OperatorProfile
-    from ._registry import register_backend
-    from ._stats import LatencyStats
-    from ._types import Attempt, Availability, BackendInfo, Device, Quantization, TensorSpec
+    from edgeinfer._types import (
+        Attempt,
+        Availability,
+        BackendInfo,
+        Device,
+        Quantization,
+        TensorSpec,
+    )
 
 __all__ = [
     "Attempt",
@@ -98,19 +105,19 @@ __all__ = [
 
 # Public name -> the module that defines it.
 _WHERE = {
-    "Backend": "_backend",
-    "OpenOptions": "_backend",
-    "devices": "_detect",
-    "DeviceRequest": "_device",
-    "load": "_load",
-    "Model": "_model",
-    "register_backend": "_registry",
-    "FallbackEvent": "_failover",
-    "FallbackPolicy": "_failover",
-    "LatencyStats": "_stats",
-    "ModelHealth": "_model_health",
-    "OperatorEvent": "_profile",
-    "OperatorProfile": "_profile",
+    "Backend": "_kit.contract",
+    "OpenOptions": "_kit.contract",
+    "devices": "_planning.detect",
+    "DeviceRequest": "_planning.devices",
+    "load": "_model.load",
+    "Model": "_model.model",
+    "register_backend": "_planning.registry",
+    "FallbackEvent": "_model.chain",
+    "FallbackPolicy": "_model.chain",
+    "LatencyStats": "_model.stats",
+    "ModelHealth": "_model.health",
+    "OperatorEvent": "_model.profile",
+    "OperatorProfile": "_model.profile",
     **dict.fromkeys(
         (
             "health",
@@ -122,7 +129,7 @@ _WHERE = {
             "JetsonHealth",
             "GpuHealth",
         ),
-        "_health",
+        "_system.snapshot",
     ),
     **dict.fromkeys(
         ("Attempt", "Availability", "BackendInfo", "Device", "Quantization", "TensorSpec"),
@@ -163,6 +170,6 @@ def __dir__() -> list[str]:
 
 def backends() -> tuple[BackendInfo, ...]:
     """Every registered backend: name, available or not and why, install hint, formats, devices."""
-    from ._registry import backend_infos
+    from edgeinfer._planning.registry import backend_infos
 
     return backend_infos()

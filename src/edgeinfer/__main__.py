@@ -7,9 +7,9 @@ import json
 import sys
 from collections.abc import Sequence
 
-from . import __version__
-from ._detect import devices
-from ._registry import backend_infos
+from edgeinfer import __version__
+from edgeinfer._planning.detect import devices
+from edgeinfer._planning.registry import backend_infos
 
 
 def report() -> str:

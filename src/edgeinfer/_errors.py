@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._types import Attempt
+    from edgeinfer._types import Attempt
 
 __all__ = [
     "BackendUnavailable",

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._health import HealthSnapshot
-    from ._model import Model
+    from edgeinfer._model.model import Model
+    from edgeinfer._system.snapshot import HealthSnapshot
 
 __all__ = ["Family", "collect", "register", "render"]
 
@@ -41,7 +41,7 @@ class Family:
 
 
 def _models(models: Model | Mapping[str, Model] | Sequence[Model] | None) -> list[tuple[str, Any]]:
-    from ._model import Model
+    from edgeinfer._model.model import Model
 
     if models is None:
         return []
@@ -119,7 +119,7 @@ def _system_families(snapshot: HealthSnapshot) -> list[Family]:
     )
     if snapshot.raspberry_pi is not None:
         active = set(snapshot.raspberry_pi.now())
-        from ._health_throttle import PI_FLAGS
+        from edgeinfer._system.throttle import PI_FLAGS
 
         for flag in PI_FLAGS:
             throttled.add({"source": "raspberry_pi", "condition": flag}, int(flag in active))
@@ -142,7 +142,7 @@ def collect(
     snapshots: list[Any] = []
     families = _model_families(_models(models), health, snapshots)
     if system:
-        from ._health import health as system_health
+        from edgeinfer._system.snapshot import health as system_health
 
         # a second snapshot right after the first would measure CPU use over milliseconds
         families.extend(_system_families(snapshots[0] if snapshots else system_health()))

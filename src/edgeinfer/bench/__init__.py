@@ -6,8 +6,15 @@ fields of the table and of the JSON (``--schema`` prints its JSON Schema), and t
 
 from __future__ import annotations
 
-from ._cli import EXIT_FAILED, EXIT_OK, EXIT_PARITY, EXIT_REGRESSION, EXIT_USAGE, main
-from ._schema import SCHEMA, SCHEMA_VERSION
+from edgeinfer.bench._cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_PARITY,
+    EXIT_REGRESSION,
+    EXIT_USAGE,
+    main,
+)
+from edgeinfer.bench._schema import SCHEMA, SCHEMA_VERSION
 
 __all__ = [
     "EXIT_FAILED",

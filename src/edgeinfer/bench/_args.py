@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any, NoReturn
 
-from ._harness import HARNESSES
-from ._plan import (
+from edgeinfer.bench._harness import HARNESSES
+from edgeinfer.bench._matrix import (
     DEFAULT_BUDGET_S,
     DEFAULT_MIN_QUERIES,
     MAX_DEFAULT_DURATION,
@@ -16,7 +16,7 @@ from ._plan import (
     QUICK_MIN_QUERIES,
     default_duration,
 )
-from ._run import Settings
+from edgeinfer.bench._run import Settings
 
 __all__ = [
     "EXIT_FAILED",

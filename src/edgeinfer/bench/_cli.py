@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeinfer._errors import ConfigurationError, ModelError
-
-from ._args import (
+from edgeinfer.bench._args import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_PARITY,
@@ -26,9 +25,9 @@ from ._args import (
     parser,
     settings,
 )
-from ._harness import Harness, pick_harness
-from ._plan import Plan, build_plan
-from ._run import Outcome, Session, Settings
+from edgeinfer.bench._harness import Harness, pick_harness
+from edgeinfer.bench._matrix import Plan, build_plan
+from edgeinfer.bench._run import Outcome, Session, Settings
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_PARITY", "EXIT_REGRESSION", "EXIT_USAGE", "main"]
 
@@ -57,13 +56,13 @@ def _print_plan(plan: Plan) -> None:
     for item in plan.unavailable:
         fix = f"; fix: {item['hint']}" if item["hint"] else ""
         print(f"  not available: {item['backend']}: {item['reason']}{fix}")
-    from edgeinfer._detect import devices
+    from edgeinfer._planning.detect import devices
 
     print("devices: " + ", ".join(f"{d.id} ({d.name})" for d in devices()))
 
 
 def _run_all(plan: Plan, session: Session, plain: bool) -> list[Outcome]:
-    from ._progress import make_progress
+    from edgeinfer.bench._progress import make_progress
 
     progress = make_progress(plain)
     outcomes: list[Outcome] = []
@@ -82,8 +81,8 @@ def _run_all(plan: Plan, session: Session, plain: bool) -> list[Outcome]:
 
 def _outputs(args: argparse.Namespace, doc: dict[str, Any], outcomes: list[Outcome]) -> int:
     """Table, files, comparison and plot; returns the exit status."""
-    from ._report import write_csv, write_json
-    from ._table import print_results
+    from edgeinfer.bench._report import write_csv, write_json
+    from edgeinfer.bench._table import print_results
 
     if args.json != "-" and args.csv != "-":
         print_results(doc, plain=args.plain)
@@ -93,7 +92,7 @@ def _outputs(args: argparse.Namespace, doc: dict[str, Any], outcomes: list[Outco
         write_csv(doc["runs"], args.csv)
     regressions = 0
     if args.compare:
-        from ._compare import compare, load_results
+        from edgeinfer.bench._compare import compare, load_results
 
         try:
             old = load_results(args.compare)
@@ -125,7 +124,7 @@ def _plot(path: str, doc: dict[str, Any], outcomes: list[Outcome]) -> None:
         if o.record["status"] == "ok"
     ]
     try:
-        from ._plot import plot_cdf
+        from edgeinfer.bench._plot import plot_cdf
 
         plot_cdf(runs, Path(path))
     except ImportError as error:
@@ -140,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.schema:
         import json
 
-        from ._schema import SCHEMA
+        from edgeinfer.bench._schema import SCHEMA
 
         print(json.dumps(SCHEMA, indent=2))
         return EXIT_OK
@@ -158,8 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_plan(plan)
         return EXIT_OK
     chosen = settings(args, len(plan.runs))
-    from ._fingerprint import fingerprint
-    from ._report import document
+    from edgeinfer.bench._fingerprint import fingerprint
+    from edgeinfer.bench._report import document
 
     outcomes = _run_all(plan, Session(chosen, harness), args.plain) if plan.runs else []
     doc = document(

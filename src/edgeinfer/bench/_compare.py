@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._fingerprint import differences
-from ._schema import SCHEMA_VERSION
+from edgeinfer.bench._fingerprint import differences
+from edgeinfer.bench._schema import SCHEMA_VERSION
 
 __all__ = ["MIN_NOISE", "NOISE_FACTOR", "Comparison", "compare", "load_results"]
 

@@ -69,7 +69,7 @@ def warm_up(call: Callable[[], None], seconds: float, minimum: int = 1) -> int:
 
 def _loadgen() -> tuple[bool, str, Loop | None]:
     try:
-        from ._loadgen import loadgen_available, run_loadgen
+        from edgeinfer.bench._loadgen import loadgen_available, run_loadgen
     except ImportError as error:
         return False, f"the LoadGen adapter is not importable: {error}", None
     ok, reason = loadgen_available()

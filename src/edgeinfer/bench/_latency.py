@@ -14,7 +14,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from edgeinfer._stats import stats_of
+from edgeinfer._model.stats import stats_of
 
 __all__ = ["CV_WARN", "MIN_SEGMENT_QUERIES", "SEGMENTS", "summarize"]
 

@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from edgeinfer._native_stderr import NativeOutput, captured_native_stderr
+from edgeinfer._kit.native_stderr import NativeOutput, captured_native_stderr
 
 __all__ = ["SCENARIOS", "loadgen_available", "run_loadgen"]
 

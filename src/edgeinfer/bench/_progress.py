@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from ._plan import RunSpec
-from ._table import format_latency
+from edgeinfer.bench._matrix import RunSpec
+from edgeinfer.bench._table import format_latency
 
 __all__ = ["PlainProgress", "Progress", "make_progress"]
 

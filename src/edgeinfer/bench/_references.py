@@ -1,7 +1,7 @@
 """The inputs and parity references shared by the runs of one group (a workload, or a path).
 
 Inputs: a workload's ``reference_inputs`` in each format's layout; for a path, inputs generated
-(``edgeinfer._inputs.generated_inputs``, seeds 0..n-1) from the first run's input specs, moved
+(``edgeinfer._model.inputs.generated_inputs``, seeds 0..n-1) from the first run's input specs, moved
 to NHWC or NCHW where a later file wants them. The reference: the first fp32 run of the group;
 for a workload with no fp32 run first, ONNX Runtime on its fp32 ONNX variant, out of band;
 otherwise the first run, saying so. See ``_parity`` for the comparison.
@@ -14,9 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from edgeinfer._types import TensorSpec
-
-from ._parity import Outputs, Parity, compare, convert_layout
-from ._plan import Target, workloads_module
+from edgeinfer.bench._matrix import Target, workloads_module
+from edgeinfer.bench._parity import Outputs, Parity, compare, convert_layout
 
 __all__ = ["Feeds", "References"]
 
@@ -44,7 +43,7 @@ class References:
             )
             return [{specs[0].name: np.asarray(a)} for a in arrays]
         if target.group not in self._canonical:
-            from edgeinfer._inputs import generated_inputs
+            from edgeinfer._model.inputs import generated_inputs
 
             self._canonical[target.group] = [
                 generated_inputs(specs, seed=k) for k in range(self.count)
@@ -64,7 +63,7 @@ class References:
 
     def _onnxruntime(self, workload: str) -> tuple[str, str, Outputs] | str:
         """ONNX Runtime on the workload's fp32 ONNX variant, or why it could not run."""
-        from edgeinfer._load import load
+        from edgeinfer._model.load import load
 
         module = workloads_module()
         try:

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from ._latency import SEGMENTS
-from ._schema import SCHEMA_VERSION
+from edgeinfer.bench._latency import SEGMENTS
+from edgeinfer.bench._schema import SCHEMA_VERSION
 
 __all__ = ["CSV_COLUMNS", "document", "notes", "write_csv", "write_json"]
 

@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._harness import Harness, builtin_loop, warm_up
-from ._latency import CV_WARN, summarize
-from ._parity import Parity
-from ._plan import RunSpec, workloads_module
-from ._references import Feeds, References
-from ._system import PeakRss, energy_meter, system_state
+from edgeinfer.bench._harness import Harness, builtin_loop, warm_up
+from edgeinfer.bench._latency import CV_WARN, summarize
+from edgeinfer.bench._matrix import RunSpec, workloads_module
+from edgeinfer.bench._parity import Parity
+from edgeinfer.bench._references import Feeds, References
+from edgeinfer.bench._system import PeakRss, energy_meter, system_state
 
 if TYPE_CHECKING:
-    from edgeinfer._model import Model
+    from edgeinfer._model.model import Model
     from edgeinfer._types import TensorSpec
 
 __all__ = ["Outcome", "Session", "Settings", "measure"]
@@ -71,7 +71,7 @@ class _Collector(logging.Handler):
 
 
 def _health() -> dict[str, Any]:
-    from edgeinfer._health import health
+    from edgeinfer._system.snapshot import health
 
     return system_state(health())
 
@@ -166,7 +166,7 @@ class Session:
         outcome: Outcome,
         phase: Callable[[str], None],
     ) -> None:
-        from edgeinfer._load import load
+        from edgeinfer._model.load import load
 
         s, t = self.settings, spec.target
         path = self._path(spec, record, phase)
@@ -263,21 +263,21 @@ class Session:
 
 
 def _generated(specs: Sequence[TensorSpec], seed: int) -> Feeds:
-    from edgeinfer._inputs import generated_inputs
+    from edgeinfer._model.inputs import generated_inputs
 
     return generated_inputs(specs, seed=seed)
 
 
 def _float_specs(specs: Sequence[TensorSpec]) -> list[TensorSpec]:
     """The specs a caller feeding floats sees: quantised tensors as float32."""
-    from edgeinfer._quant import float_spec, is_quantized
+    from edgeinfer._kit.quantization import float_spec, is_quantized
 
     return [float_spec(spec) if is_quantized(spec) else spec for spec in specs]
 
 
 def _native(model: Model, feed: Feeds) -> Feeds:
     """``feed`` with quantised inputs quantised by the model's own parameters."""
-    from edgeinfer._quant import is_quantized, quantize
+    from edgeinfer._kit.quantization import is_quantized, quantize
 
     return {
         spec.name: quantize(feed[spec.name], spec.quantization, spec.dtype)  # type: ignore[arg-type]
@@ -289,7 +289,7 @@ def _native(model: Model, feed: Feeds) -> Feeds:
 
 def _floats(model: Model, outputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
     """Outputs in order, quantised ones dequantised by the model's own parameters."""
-    from edgeinfer._quant import dequantize, is_quantized
+    from edgeinfer._kit.quantization import dequantize, is_quantized
 
     return [
         dequantize(outputs[spec.name], spec.quantization)  # type: ignore[arg-type]

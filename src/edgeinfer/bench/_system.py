@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from edgeinfer._health import HealthSnapshot
+    from edgeinfer._system.snapshot import HealthSnapshot
 
 __all__ = ["SAMPLE_SECONDS", "EnergyReading", "PeakRss", "energy_meter", "system_state"]
 
@@ -139,7 +139,7 @@ class EnergyReading:
         self.reason: str | None = None
         self._meter: Any = None
         try:
-            from ._energy import EnergyMeter
+            from edgeinfer.bench._energy import EnergyMeter
         except ImportError as error:
             self.reason = f"no energy meter: {error}"
             return

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from ._report import notes
+from edgeinfer.bench._report import notes
 
 __all__ = ["format_latency", "plain_table", "print_results", "table_rows"]
 

@@ -1,0 +1,179 @@
+"""Turn files, a device chain and optional backend pins into an ordered list of candidates.
+
+The order is: the device chain first (the user's preference is law), then the files in preference
+order, then the backends in the preference table for that device kind. Candidates whose backend
+cannot run here are not dropped silently: each leaves an ``Attempt`` saying why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeinfer._errors import BackendUnavailable
+from edgeinfer._kit.contract import Backend
+from edgeinfer._planning.devices import DeviceRequest
+from edgeinfer._planning.registry import backend_class, install_hint, names
+from edgeinfer._types import Attempt, Device
+
+__all__ = ["BACKEND_PREFERENCE", "Candidate", "Step", "expand_devices", "plan"]
+
+# Which backends edgeinfer prefers on each device kind, best first. Backends registered by third
+# parties come after these, in registration order.
+BACKEND_PREFERENCE: dict[str, tuple[str, ...]] = {
+    "edgetpu": ("edgetpu",),
+    "gpu": ("tensorrt", "onnxruntime", "openvino", "coreml", "litert"),
+    "npu": ("coreml", "openvino", "onnxruntime", "litert"),
+    "cpu": ("onnxruntime", "litert", "openvino", "coreml"),
+}
+# Under ``device="auto"``, accelerators are tried in this order of kinds, the CPU last.
+AUTO_KIND_ORDER: tuple[str, ...] = ("edgetpu", "gpu", "npu")
+# Formats compiled for one kind of device. Under ``auto`` that kind is tried even when detection
+# found none, so the backend says precisely why it cannot run (no library, no device...).
+ONLY_RUNS_ON: dict[str, str] = {"tflite-edgetpu": "edgetpu", "tensorrt": "gpu"}
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One way to run the model: this backend, on this device, with this file."""
+
+    backend: str
+    device: DeviceRequest
+    file: Path
+    format: str
+
+    def attempt(
+        self,
+        ok: bool,
+        reason: str,
+        error: str | None = None,
+        *,
+        hint: str | None = None,
+        seconds: float | None = None,
+    ) -> Attempt:
+        return Attempt(
+            self.backend, self.device.id, str(self.file), ok, reason, error, hint, seconds
+        )
+
+    def failed(self, error: BaseException, seconds: float | None = None) -> Attempt:
+        """The attempt record of ``error`` raised while trying this candidate."""
+        if isinstance(error, BackendUnavailable):
+            return self.attempt(
+                False, error.reason, type(error).__name__, hint=error.hint, seconds=seconds
+            )
+        return self.attempt(False, str(error), type(error).__name__, seconds=seconds)
+
+
+def expand_devices(
+    chain: Sequence[DeviceRequest | None],
+    found: Sequence[Device],
+    formats: Sequence[str] = (),
+) -> tuple[DeviceRequest, ...]:
+    """Replace ``auto`` (``None``) by the kinds of accelerator found, best first, then the CPU.
+
+    ``auto`` asks for each kind's default device (no index): device numbering differs between
+    runtimes (CUDA counts NVIDIA GPUs only), so an index is only used when the caller gives one.
+    """
+    expanded: list[DeviceRequest] = []
+    for item in chain:
+        if item is not None:
+            requests = [item]
+        else:
+            kinds = {device.kind for device in found}
+            kinds |= {ONLY_RUNS_ON[fmt] for fmt in formats if fmt in ONLY_RUNS_ON}
+            requests = [DeviceRequest(kind, auto=True) for kind in AUTO_KIND_ORDER if kind in kinds]
+            requests.append(DeviceRequest("cpu", auto=True))
+        expanded.extend(r for r in requests if r not in expanded)
+    return tuple(expanded)
+
+
+def _backend_order(kind: str, pins: Sequence[str] | None) -> list[str]:
+    if pins:
+        return list(pins)
+    preferred = [name for name in BACKEND_PREFERENCE.get(kind, ()) if name in names()]
+    return preferred + [name for name in names() if name not in preferred]
+
+
+Step = Candidate | Attempt
+
+
+def _own_choice(
+    cls: type[Backend], device: DeviceRequest, auto_kinds: Sequence[str]
+) -> DeviceRequest | None:
+    """For a backend that picks its own device under ``auto`` (OpenVINO's AUTO, Core ML's ALL):
+    one request of kind ``"auto"`` at the first kind it serves, and ``None`` at the others."""
+    choices = tuple(kind for kind in auto_kinds if kind in cls.devices)
+    if not choices or device.kind != choices[0]:
+        return None
+    return DeviceRequest("auto", choices=choices, auto=True)
+
+
+def _steps_for(
+    device: DeviceRequest,
+    path: Path,
+    fmt: str,
+    pins: Sequence[str] | None,
+    auto_kinds: Sequence[str] = (),
+) -> list[Step]:
+    steps: list[Step] = []
+    readers = 0
+    for name in _backend_order(device.kind, pins):
+        candidate = Candidate(name, device, path, fmt)
+        try:
+            cls = backend_class(name)
+        except BackendUnavailable as error:
+            steps.append(candidate.failed(error))
+            continue
+        if device.auto and cls.chooses_device and fmt in cls.formats:
+            own = _own_choice(cls, device, auto_kinds)
+            if own is None:
+                readers += device.kind in cls.devices
+                continue  # covered by this backend's own choice at its first kind
+            candidate = Candidate(name, own, path, fmt)
+        if fmt not in cls.formats or candidate.device.kind not in (*cls.devices, "auto"):
+            if pins:  # the user asked for it by name: say why it is not used
+                steps.append(
+                    candidate.attempt(False, f"{name} does not run {fmt} models on {device.kind}")
+                )
+            continue
+        readers += 1
+        availability = cls.availability()
+        if availability.available:
+            steps.append(candidate)
+        else:
+            steps.append(
+                candidate.attempt(
+                    False,
+                    availability.reason,
+                    "BackendUnavailable",
+                    hint=availability.hint or install_hint(name),
+                )
+            )
+    if readers == 0 and not pins:
+        steps.append(
+            Attempt(
+                "-",
+                device.id,
+                str(path),
+                False,
+                f"no installed backend runs {fmt} models on {device.kind}",
+            )
+        )
+    return steps
+
+
+def plan(
+    files: Sequence[tuple[Path, str]],
+    devices: Sequence[DeviceRequest],
+    pins: Sequence[str] | None = None,
+) -> list[Step]:
+    """The plan, in order: each step a ``Candidate`` to try or an ``Attempt`` that says why a
+    pairing cannot even be tried (backend missing, format or device not served)."""
+    auto_kinds = [device.kind for device in devices if device.auto]
+    return [
+        step
+        for device in devices
+        for path, fmt in files
+        for step in _steps_for(device, path, fmt, pins, auto_kinds)
+    ]

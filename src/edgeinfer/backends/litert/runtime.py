@@ -1,0 +1,117 @@
+"""Which TFLite interpreter this machine has, and how to read tensor details into specs.
+
+Preference: ``ai_edge_litert`` (LiteRT, maintained), then ``tflite_runtime`` (frozen at 2.14,
+built against numpy 1.x: it cannot import beside numpy 2, which is detected and said), then
+``tensorflow.lite`` when TensorFlow happens to be installed.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edgeinfer._errors import BackendUnavailable
+from edgeinfer._kit.versions import installed
+from edgeinfer._types import Availability, Quantization, TensorSpec
+
+__all__ = ["HINT", "Runtime", "availability", "load_runtime", "quantization_of", "spec_of"]
+
+HINT = "pip install 'edgeinfer[litert]'"
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """One importable TFLite interpreter: its module, distribution and version."""
+
+    module: str
+    distribution: str
+    version: str | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.distribution} {self.version or '(unknown version)'}"
+
+
+_CANDIDATES = (
+    ("ai_edge_litert.interpreter", ("ai-edge-litert", "ai-edge-litert-nightly")),
+    ("tflite_runtime.interpreter", ("tflite-runtime",)),
+    ("tensorflow.lite", ("tensorflow", "tensorflow-cpu", "tensorflow-aarch64")),
+)
+
+
+def _version(distributions: tuple[str, ...]) -> tuple[str, str | None]:
+    """The installed distribution of a runtime and its version (the first name when unknown)."""
+    found = installed(distributions)
+    return (distributions[0], None) if found is None else found
+
+
+@functools.lru_cache(maxsize=1)
+def _find() -> tuple[Runtime | None, str]:
+    """The runtime to use, or ``None`` with the reason none can be used."""
+    problems = []
+    for module, distributions in _CANDIDATES:
+        if importlib.util.find_spec(module.split(".")[0]) is None:
+            continue
+        distribution, version = _version(distributions)
+        if distribution == "tflite-runtime" and int(np.__version__.split(".")[0]) >= 2:
+            problems.append(
+                f"tflite-runtime {version} is installed but was built against numpy 1.x and "
+                f"cannot import beside numpy {np.__version__}"
+            )
+            continue
+        return Runtime(module, distribution, version), ""
+    return None, "; ".join(problems) or "no TFLite interpreter is installed"
+
+
+@functools.lru_cache(maxsize=1)
+def availability() -> Availability:
+    """Whether a TFLite interpreter can be imported here (cached; imports nothing)."""
+    runtime, reason = _find()
+    if runtime is None:
+        return Availability(
+            False,
+            reason,
+            HINT + " (or: pip install 'numpy<2' for tflite-runtime)" if "numpy" in reason else HINT,
+        )
+    return Availability(True, f"{runtime.label} is installed", None, runtime.version)
+
+
+def load_runtime(backend: str) -> tuple[Runtime, type[Any], Callable[..., Any]]:
+    """Import the interpreter: ``(runtime, Interpreter class, load_delegate)``."""
+    runtime, reason = _find()
+    if runtime is None:
+        raise BackendUnavailable(backend, reason, availability().hint)
+    try:
+        module = importlib.import_module(runtime.module)
+    except Exception as error:  # ImportError, or OSError from a missing .so on boards
+        raise BackendUnavailable(
+            backend, f"import {runtime.module} failed: {type(error).__name__}: {error}", HINT
+        ) from error
+    if runtime.module == "tensorflow.lite":
+        return runtime, module.Interpreter, module.experimental.load_delegate
+    return runtime, module.Interpreter, module.load_delegate
+
+
+def quantization_of(detail: Mapping[str, Any]) -> Quantization | None:
+    """The quantisation of a tensor from its LiteRT details, or ``None`` for a float tensor."""
+    params = detail.get("quantization_parameters") or {}
+    scales = np.asarray(params.get("scales", ()), dtype=np.float64).ravel()
+    if scales.size == 0:
+        return None
+    zero_points = np.asarray(params.get("zero_points", ()), dtype=np.int64).ravel()
+    axis = int(params.get("quantized_dimension", 0)) if scales.size > 1 else None
+    return Quantization(tuple(float(s) for s in scales), tuple(int(z) for z in zero_points), axis)
+
+
+def spec_of(name: str, detail: Mapping[str, Any]) -> TensorSpec:
+    """A ``TensorSpec`` from LiteRT tensor details; ``-1`` in the shape signature is dynamic."""
+    signature = detail.get("shape_signature")
+    dims = signature if signature is not None and len(signature) else detail["shape"]
+    shape = tuple(int(d) if int(d) >= 0 else None for d in dims)
+    return TensorSpec(name, shape, np.dtype(detail["dtype"]), quantization_of(detail))
