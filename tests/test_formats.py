@@ -42,7 +42,7 @@ def test_detect_format(tmp_path: Path, name: str, data: bytes, expected: str) ->
 
 def test_openvino_ir_needs_its_bin(tmp_path: Path) -> None:
     xml = write(tmp_path / "m.xml", IR_BYTES)
-    with pytest.raises(ModelError, match=r"no weights file m\.bin"):
+    with pytest.raises(ModelError, match=r"needs m\.bin beside it"):
         detect_format(xml)
     write(tmp_path / "m.bin", b"\x00" * 8)
     assert detect_format(xml) == "openvino"

@@ -37,6 +37,7 @@ from edgeinfer import (
 )
 from edgeinfer._isolation.backend import BackendProcessTraceback, IsolatedBackend, target_of
 from edgeinfer._isolation.shared_memory import PREFIX
+from edgeinfer.backend import Backend, Session
 from edgeinfer.backends.onnxruntime.backend import (
     OnnxRuntimeBackend,  # imports no runtime: fine on bare installs
 )
@@ -339,9 +340,10 @@ def test_full_shared_memory_is_an_error_not_a_crash(monkeypatch: pytest.MonkeyPa
         assert segments() == before
 
 
-def test_open_through_the_registry_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigurationError, match=r"IsolatedBackend\.start"):
-        IsolatedBackend.open(tmp_path / "model.onnx", CPU, OpenOptions())
+def test_an_isolated_backend_is_a_session_not_a_registry_backend() -> None:
+    assert issubclass(IsolatedBackend, Session)
+    assert not issubclass(IsolatedBackend, Backend)
+    assert IsolatedBackend.bounded_runs
 
 
 # --- lifetime: nothing left behind -------------------------------------------------------------

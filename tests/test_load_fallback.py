@@ -162,14 +162,42 @@ def test_unexpected_exception_in_a_backend_is_a_failed_candidate(model_file: Pat
     assert "KeyError" in model.attempts[0].reason
 
 
-def test_warm_up_failure_moves_to_the_next_candidate(model_file: Path) -> None:
+def test_a_device_failing_the_warm_up_moves_to_the_next_candidate(model_file: Path) -> None:
     register(
-        make_fake("flaky", run_error=edgeinfer.InferenceError("kernel crashed")),
+        make_fake("flaky", run_error=DeviceError("the accelerator hung up")),
         make_fake("good"),
     )
     model = edgeinfer.load(model_file, device="cpu", backend=["flaky", "good"], warmup=2)
     assert model.backend == "good"
+    assert "hung up" in model.attempts[0].reason
+
+
+def test_generated_inputs_refused_skip_the_warm_up_not_the_candidate(model_file: Path) -> None:
+    # An InferenceError on inputs edgeinfer made up says our guess was wrong, not the backend.
+    register(make_fake("picky", run_error=edgeinfer.InferenceError("Scale must be > 0")))
+    model = edgeinfer.load(model_file, device="cpu", backend="picky")
+    assert model.backend == "picky"
+    assert any("warm-up skipped" in note and "Scale must be > 0" in note for note in model.notes)
+    assert "warm-up skipped" in model.explain()
+    assert model.health().golden.startswith("not recorded")
+
+
+def test_your_warmup_inputs_failing_fail_the_candidate(model_file: Path) -> None:
+    register(
+        make_fake("flaky", run_error=edgeinfer.InferenceError("kernel crashed")),
+        make_fake("good"),
+    )
+    x = np.ones((1, 4), np.float32)
+    model = edgeinfer.load(model_file, backend=["flaky", "good"], warmup_inputs={"x": x})
+    assert model.backend == "good"
     assert "kernel crashed" in model.attempts[0].reason
+    assert model.health().golden == "passed"
+
+
+def test_warmup_inputs_that_do_not_match_are_invalid_input(model_file: Path) -> None:
+    register(make_fake("good"))
+    with pytest.raises(edgeinfer.InvalidInput, match="'x'"):
+        edgeinfer.load(model_file, backend="good", warmup_inputs=np.ones((2, 3), np.float32))
 
 
 def test_explicit_device_never_becomes_another(model_file: Path) -> None:

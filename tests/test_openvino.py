@@ -140,7 +140,7 @@ def test_options(one_op: Path) -> None:
 def test_ir_without_weights_is_a_model_error(mobilenet_ir: Path, tmp_path: Path) -> None:
     lonely = tmp_path / "lonely.xml"
     lonely.write_bytes(mobilenet_ir.read_bytes())
-    with pytest.raises(ModelError, match=r"no weights file lonely\.bin"):
+    with pytest.raises(ModelError, match=r"needs lonely\.bin beside it"):
         edgeinfer.load(lonely, backend="openvino")
 
 

@@ -70,14 +70,24 @@ def test_failure_while_running_is_inference_error_with_native_cause(tmp_path: Pa
         [value("x", FLOAT, [4]), value("s", INT64, [2])],
         [value("y", FLOAT, None)],
     )
-    with edgeinfer.load(path, backend="onnxruntime", warmup=0) as model:
+    bad = [np.zeros(4, np.float32), np.array([3, 3])]
+    with edgeinfer.load(path, backend="onnxruntime", warmup=0, fallback=False) as model:
         np.testing.assert_array_equal(
             model.run([np.arange(4, dtype=np.float32), np.array([2, 2])])["y"], [[0, 1], [2, 3]]
         )
         with pytest.raises(InferenceError, match="cannot be reshaped") as info:
-            model.run([np.zeros(4, np.float32), np.array([3, 3])])
+            model.run(bad)
     assert info.value.__cause__ is not None
     assert type(info.value.__cause__).__module__.startswith("onnxruntime")
+    # With fallback on, a call that every candidate fails is blamed on its input: InvalidInput,
+    # the runtime's error chained, nobody demoted.
+    with edgeinfer.load(path, backend="onnxruntime", warmup=0) as model:
+        with pytest.raises(edgeinfer.InvalidInput, match="cannot be reshaped") as refused:
+            model.run(bad)
+        assert isinstance(refused.value.__cause__, InferenceError)
+        assert model.backend == "onnxruntime"
+        assert model.candidates[0].failures == 0
+        assert model.event_counts == {"input-refused": 1}
 
 
 def test_op_this_build_lacks_is_model_incompatible(tmp_path: Path) -> None:

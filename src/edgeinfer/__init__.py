@@ -1,174 +1,69 @@
 """edgeinfer: run ML models on edge devices through one interface.
 
 ``model = edgeinfer.load("mobilenet.onnx")`` picks the best backend this machine really has, says
-which and why (``model.explain()``), and falls back to the next candidate when one fails to open.
-Importing edgeinfer imports no runtime: each backend imports its own when a model is opened.
+which and why (``model.explain()``), and falls back to the next candidate when one fails, at load
+and at run time. Importing edgeinfer imports no runtime: each backend imports its own when a
+model is opened.
 
-The public names are loaded on first use (PEP 562), so ``import edgeinfer`` stays cheap for
-programs that only import it; ``edgeinfer.load`` and friends behave like ordinary attributes.
+Public names load on first use (PEP 562), so ``import edgeinfer`` stays cheap for programs that
+only import it. The one list of them is ``__init__.pyi`` beside this file, which type checkers
+read too (Scientific Python's SPEC 1): a public name is added there, and only there.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-# The subpackage edgeinfer.backends is imported now (its __init__ is empty and imports no runtime)
-# so that importing a backend module later can never rebind ``edgeinfer.backends``: the name stays
-# the function below.
+# The subpackage edgeinfer.backends is imported now (its __init__ imports nothing) so that
+# importing a backend module later can never rebind ``edgeinfer.backends``: the name stays the
+# function below.
 from edgeinfer import backends as _backends_package  # noqa: F401
-from edgeinfer._version import __version__
+from edgeinfer._version import __version__ as __version__
 
-if TYPE_CHECKING:
-    from edgeinfer._errors import (
-        BackendUnavailable,
-        ConfigurationError,
-        DeviceError,
-        EdgeInferError,
-        InferenceError,
-        InvalidInput,
-        ModelError,
-        ModelIncompatible,
-        NoBackendAvailable,
-        UnknownBackend,
-    )
-    from edgeinfer._kit.contract import Backend, OpenOptions
-    from edgeinfer._model.chain import FallbackEvent, FallbackPolicy
-    from edgeinfer._model.health import ModelHealth
-    from edgeinfer._model.load import load
-    from edgeinfer._model.model import Model
-    from edgeinfer._model.profile import OperatorEvent, OperatorProfile
-    from edgeinfer._model.stats import LatencyStats
-    from edgeinfer._planning.detect import devices
-    from edgeinfer._planning.devices import DeviceRequest
-    from edgeinfer._planning.registry import register_backend
-    from edgeinfer._system.snapshot import (
-        CpuFrequency,
-        GpuHealth,
-        HealthSnapshot,
-        JetsonHealth,
-        PiThrottled,
-        Temperature,
-        ThrottleCount,
-        health,
-    )
-    from edgeinfer._types import (
-        Attempt,
-        Availability,
-        BackendInfo,
-        Device,
-        Quantization,
-        TensorSpec,
-    )
+_public: dict[str, tuple[str, str]] | None = None  # name -> (module, attribute in it)
 
-__all__ = [
-    "Attempt",
-    "Availability",
-    "Backend",
-    "BackendInfo",
-    "BackendUnavailable",
-    "ConfigurationError",
-    "CpuFrequency",
-    "Device",
-    "DeviceError",
-    "DeviceRequest",
-    "EdgeInferError",
-    "FallbackEvent",
-    "FallbackPolicy",
-    "GpuHealth",
-    "HealthSnapshot",
-    "InferenceError",
-    "InvalidInput",
-    "JetsonHealth",
-    "LatencyStats",
-    "Model",
-    "ModelError",
-    "ModelHealth",
-    "ModelIncompatible",
-    "NoBackendAvailable",
-    "OpenOptions",
-    "OperatorEvent",
-    "OperatorProfile",
-    "PiThrottled",
-    "Quantization",
-    "Temperature",
-    "TensorSpec",
-    "ThrottleCount",
-    "UnknownBackend",
-    "__version__",
-    "backends",
-    "devices",
-    "health",
-    "load",
-    "register_backend",
-]
 
-# Public name -> the module that defines it.
-_WHERE = {
-    "Backend": "_kit.contract",
-    "OpenOptions": "_kit.contract",
-    "devices": "_planning.detect",
-    "DeviceRequest": "_planning.devices",
-    "load": "_model.load",
-    "Model": "_model.model",
-    "register_backend": "_planning.registry",
-    "FallbackEvent": "_model.chain",
-    "FallbackPolicy": "_model.chain",
-    "LatencyStats": "_model.stats",
-    "ModelHealth": "_model.health",
-    "OperatorEvent": "_model.profile",
-    "OperatorProfile": "_model.profile",
-    **dict.fromkeys(
-        (
-            "health",
-            "HealthSnapshot",
-            "Temperature",
-            "CpuFrequency",
-            "ThrottleCount",
-            "PiThrottled",
-            "JetsonHealth",
-            "GpuHealth",
-        ),
-        "_system.snapshot",
-    ),
-    **dict.fromkeys(
-        ("Attempt", "Availability", "BackendInfo", "Device", "Quantization", "TensorSpec"),
-        "_types",
-    ),
-    **dict.fromkeys(
-        (
-            "BackendUnavailable",
-            "ConfigurationError",
-            "DeviceError",
-            "EdgeInferError",
-            "InferenceError",
-            "InvalidInput",
-            "ModelError",
-            "ModelIncompatible",
-            "NoBackendAvailable",
-            "UnknownBackend",
-        ),
-        "_errors",
-    ),
-}
+def _public_names() -> dict[str, tuple[str, str]]:
+    """Read ``__init__.pyi``: each ``from M import A as B`` makes ``B`` public."""
+    global _public
+    if _public is None:
+        import ast
+        from pathlib import Path
+
+        tree = ast.parse(Path(__file__).with_name("__init__.pyi").read_text(encoding="utf-8"))
+        found: dict[str, tuple[str, str]] = {"backends": (__name__, "backends")}
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom):  # "from . import x" names a submodule
+                module = __name__ if node.level else str(node.module)
+                for alias in node.names:
+                    found[alias.asname or alias.name] = (module, alias.name)
+        _public = found
+    return _public
 
 
 def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
+    if name == "__all__":
+        return sorted(_public_names())
+    where = _public_names().get(name)
+    if where is None or name == "backends":
         raise AttributeError(f"module 'edgeinfer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    if isinstance(value, type):
-        value.__module__ = __name__  # tracebacks and reprs read edgeinfer.X
+    module, attribute = where
+    if module == __name__:  # a submodule: edgeinfer.backend, edgeinfer.testing...
+        value = importlib.import_module(f"{__name__}.{attribute}")
+    else:
+        value = getattr(importlib.import_module(module), attribute)
+        if isinstance(value, type):
+            value.__module__ = __name__  # tracebacks and reprs read edgeinfer.X
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(_public_names()) | {"__version__"})
 
 
-def backends() -> tuple[BackendInfo, ...]:
+def backends() -> tuple[Any, ...]:
     """Every registered backend: name, available or not and why, install hint, formats, devices."""
     from edgeinfer._planning.registry import backend_infos
 

@@ -12,6 +12,7 @@
      ├── InvalidInput(ValueError)            the caller's input is wrong; never falls back
      ├── DeviceError(RuntimeError)           the accelerator failed or vanished: falls back
      └── InferenceError(RuntimeError)        the runtime failed on valid input: falls back
+          └── OutOfMemory(MemoryError)       the host or the device ran out of memory
 
 Errors that come from a runtime keep the native exception chained as ``__cause__``: on boards it is
 often a GLIBC or ``.so`` failure that only the original message explains.
@@ -35,6 +36,7 @@ __all__ = [
     "ModelError",
     "ModelIncompatible",
     "NoBackendAvailable",
+    "OutOfMemory",
     "UnknownBackend",
 ]
 
@@ -110,6 +112,13 @@ class DeviceError(EdgeInferError, RuntimeError):
 
 class InferenceError(EdgeInferError, RuntimeError):
     """The runtime failed while running valid inputs."""
+
+
+class OutOfMemory(InferenceError, MemoryError):
+    """The runtime could not allocate memory, on the host or on the accelerator. Like any
+    ``InferenceError`` it moves a load or a call to the next candidate, which may need less;
+    a call that exhausts every candidate is blamed on its input (too large for this machine).
+    """
 
 
 def _set_public_module() -> None:

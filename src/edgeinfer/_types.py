@@ -7,7 +7,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Attempt", "Availability", "BackendInfo", "Device", "Quantization", "TensorSpec"]
+__all__ = [
+    "Attempt",
+    "Availability",
+    "BackendInfo",
+    "Device",
+    "OperatorEvent",
+    "Quantization",
+    "TensorSpec",
+]
 
 
 def _jsonable(value: Any) -> Any:
@@ -46,13 +54,16 @@ class TensorSpec(_ToDict):
     """Name, shape and dtype of one model input or output.
 
     A ``None`` in ``shape`` is a dynamic dimension; ``shape`` itself is ``None`` when even the rank
-    is unknown. ``quantization`` is set for quantised tensors.
+    is unknown (``()`` is a scalar). ``quantization`` is set for quantised tensors. ``kind`` is
+    ``"tensor"``, or for ONNX Runtime's container types ``"sequence"`` (a list of arrays, each of
+    ``dtype`` and ``shape``), ``"optional"`` (an array or ``None``) or ``"optional sequence"``.
     """
 
     name: str
     shape: tuple[int | None, ...] | None
     dtype: np.dtype[Any]
     quantization: Quantization | None = None
+    kind: str = "tensor"
 
     @property
     def is_dynamic(self) -> bool:
@@ -64,6 +75,8 @@ class TensorSpec(_ToDict):
             dims = "?"
         else:
             dims = "[" + ", ".join("?" if d is None else str(d) for d in self.shape) + "]"
+        if self.kind != "tensor":
+            return f"{self.name}: {self.kind} of {self.dtype.name}{dims}"
         return f"{self.name}: {self.dtype.name}{dims}"
 
 
@@ -134,3 +147,15 @@ class Attempt(_ToDict):
         fix = f". Fix: {self.hint}" if self.hint else ""
         who = self.backend if self.backend != "-" else "no backend"
         return f"{who} on {self.device} ({self.file}): {status}: {self.reason}{fix}"
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorEvent(_ToDict):
+    """One operator execution: ``start`` and ``duration`` in microseconds, ``run`` its call."""
+
+    name: str
+    op_type: str
+    start: float
+    duration: float
+    run: int = 0
+    device: str = ""

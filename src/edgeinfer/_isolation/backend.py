@@ -28,9 +28,9 @@ from edgeinfer._errors import ConfigurationError, DeviceError, InferenceError
 from edgeinfer._isolation.child import main as child_main
 from edgeinfer._isolation.process import BackendProcessTraceback, Child, Gone, Late, rebuild
 from edgeinfer._isolation.shared_memory import layout, nbytes, read, write
-from edgeinfer._kit.contract import Backend, HeldSpecs, OpenOptions
+from edgeinfer._kit.contract import Backend, HeldSpecs, OpenOptions, Session
 from edgeinfer._planning.devices import DeviceRequest
-from edgeinfer._types import Availability, TensorSpec
+from edgeinfer._types import TensorSpec
 
 __all__ = ["BackendProcessTraceback", "IsolatedBackend", "target_of"]
 
@@ -52,18 +52,17 @@ def target_of(cls: type[Backend]) -> str:
     return target
 
 
-class IsolatedBackend(HeldSpecs, Backend):
-    """Another backend, run in a child process. Create it with ``IsolatedBackend.start``.
+class IsolatedBackend(HeldSpecs, Session):
+    """Another backend, run in a child process: a ``Session``, not a registry ``Backend``.
+    Create it with ``IsolatedBackend.start``.
 
     ``run(feeds, timeout=None)``: ``timeout`` seconds (default: the ``run_timeout`` given to
     ``start``, ``None`` = wait as long as it takes) before the process is stopped. A crash or a
-    timeout raises ``DeviceError`` and leaves the instance dead: later calls raise ``DeviceError``
-    at once. Thread-safe: calls are serialised. Not in the registry.
+    timeout raises ``DeviceError`` and leaves the instance dead (``alive`` is False): later calls
+    raise ``DeviceError`` at once. Thread-safe: calls are serialised.
     """
 
-    name: ClassVar[str] = "isolated"
-    formats: ClassVar[tuple[str, ...]] = ()
-    devices: ClassVar[tuple[str, ...]] = ()
+    bounded_runs: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -81,6 +80,7 @@ class IsolatedBackend(HeldSpecs, Backend):
             "isolation": f"own process (pid {child.pid}, spawn); tensors in shared memory",
         }
         self._dim_names: dict[str, tuple[str | None, ...]] = opened[5]
+        self._metadata: dict[str, str] = opened[6]
         self._child = child
         self._backend_name = backend_name
         self._path = path
@@ -92,16 +92,6 @@ class IsolatedBackend(HeldSpecs, Backend):
         self._finalizer = weakref.finalize(self, child.stop)
 
     # --- creating ---------------------------------------------------------------------------
-    @classmethod
-    def availability(cls) -> Availability:
-        return Availability(True, "runs another backend in its own process")
-
-    @classmethod
-    def open(cls, path: Path, device: DeviceRequest, options: OpenOptions) -> IsolatedBackend:
-        raise ConfigurationError(
-            "IsolatedBackend wraps another backend: create it with IsolatedBackend.start()"
-        )
-
     @classmethod
     def start(
         cls,
@@ -174,6 +164,9 @@ class IsolatedBackend(HeldSpecs, Backend):
     def dim_names(self) -> Mapping[str, tuple[str | None, ...]]:
         return self._dim_names
 
+    def metadata(self) -> Mapping[str, str]:
+        return self._metadata
+
     def details(self) -> Mapping[str, str]:
         return self._details
 
@@ -231,7 +224,7 @@ class IsolatedBackend(HeldSpecs, Backend):
     def run_with_timeout(
         self, feeds: Mapping[str, np.ndarray], timeout: float | None
     ) -> dict[str, np.ndarray]:
-        """``run(feeds, timeout=timeout)``, the name ``Model`` looks for."""
+        """``run(feeds, timeout=timeout)``."""
         return self.run(feeds, timeout)
 
     def _what(self) -> str:

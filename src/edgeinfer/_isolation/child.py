@@ -8,7 +8,8 @@ Messages are pickled tuples, except two one-byte messages for the steady state. 
 - ``("out", out_block, out_size)``: after a ``need`` reply, the bigger output block to write to;
 - ``("close",)``: close the backend and exit (so does end of file on the pipe).
 
-Child -> parent: ``("opened", inputs, outputs, device, details, dim_names)`` once, then per call
+Child -> parent: ``("opened", inputs, outputs, device, details, dim_names, metadata)`` once, then
+per call
 ``("ok", entries)`` (``AGAIN`` when the outputs have the layout and block of the last ``ok``),
 ``("need", nbytes)`` when the outputs do not fit the output block, or ``("error", info)`` with
 what ``describe`` says of the exception the backend raised.
@@ -144,6 +145,7 @@ def main(
                 backend.device,
                 dict(backend.details()),
                 dim_names,
+                dict(backend.metadata()),
             )
             conn.send_bytes(encode(opened))
         except Exception as error:

@@ -1,21 +1,37 @@
-"""Check an ONNX file before any runtime reads it: is it protobuf, and is its external data safe?
+"""Check an ONNX file before any runtime reads it, and read what edgeinfer needs from it.
 
 ONNX tensors may live in side files named by a relative ``location``. A hostile model can point
 that at ``../../etc/shadow`` or at ONNX Runtime's in-memory marker ``*/_ORT_MEM_ADDR_/*`` (which
 makes the runtime read raw process memory). This module walks the protobuf wire format itself, with
 no ``onnx`` package and without loading tensor bytes (``raw_data`` is skipped by its length), and
-refuses any location that leaves the model's folder.
+refuses any location that leaves the model's folder, and opset versions no ONNX release has (a
+version of 2**40 makes OpenVINO's reader loop for an hour).
+
+On the way it reads the file's own facts (``OnnxFacts``): the graph's input and output names in
+order, whether each input declares a shape (unknown rank is not rank 0), its declared dimensions,
+the opsets and the metadata (``imgsz`` from Ultralytics exports, for instance). Backends use them
+to report the file's names whatever their runtime calls the tensors.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import mmap
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from edgeinfer._errors import ModelError
 
-__all__ = ["ProtobufError", "check_onnx_file", "external_data_locations"]
+__all__ = [
+    "MAX_OPSET_VERSION",
+    "OnnxFacts",
+    "OnnxValue",
+    "ProtobufError",
+    "check_onnx_file",
+    "external_data_locations",
+    "read_facts",
+]
 
 _VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
 _MAX_DEPTH = 64
@@ -33,6 +49,9 @@ _LAYOUTS: dict[str, dict[int, str]] = {
     "sparse": {1: "tensor", 2: "tensor"},
 }
 _TENSOR_EXTERNAL_DATA, _TENSOR_DATA_LOCATION, _TENSOR_NAME = 13, 14, 8
+# Opset versions: ai.onnx is in the twenties in 2026; custom domains count from 1. Anything above
+# this is not a real opset and is refused before a runtime sees it.
+MAX_OPSET_VERSION = 1000
 
 # Indexing an mmap gives ints and slicing gives bytes, like bytes: no buffer is exported, so the
 # map can always be closed.
@@ -144,6 +163,113 @@ def external_data_locations(buf: Buffer) -> list[tuple[str, str | None]]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class OnnxValue:
+    """A graph input or output as the file declares it. ``dims`` is ``None`` when the file
+    declares no shape (unknown rank); each dim an int, a symbolic name, or ``None``. ``kind``:
+    ``tensor``, ``sequence``, ``optional``, ``map`` or ``unknown``."""
+
+    name: str
+    dims: tuple[int | str | None, ...] | None
+    kind: str = "tensor"
+
+
+@dataclass(frozen=True, slots=True)
+class OnnxFacts:
+    """What edgeinfer reads of an ONNX file without the ``onnx`` package."""
+
+    inputs: tuple[OnnxValue, ...] = ()
+    outputs: tuple[OnnxValue, ...] = ()
+    opsets: tuple[tuple[str, int], ...] = ()
+    metadata: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def _text(buf: Buffer, a: int, b: int) -> str:
+    return bytes(buf[a:b]).decode("utf-8", "replace")
+
+
+def _pair(buf: Buffer, a: int, b: int) -> tuple[str, str | int]:
+    """A (string, string) entry or an OperatorSetId (domain, version)."""
+    key: str = ""
+    value: str | int = ""
+    for field_number, wire, c, d in _fields(buf, a, b):
+        if field_number == 1 and wire == _LEN:
+            key = _text(buf, c, d)
+        elif field_number == 2:
+            value = c if wire == _VARINT else _text(buf, c, d)
+    return key, value
+
+
+def _dims(buf: Buffer, a: int, b: int) -> tuple[int | str | None, ...]:
+    dims: list[int | str | None] = []
+    for field_number, wire, c, d in _fields(buf, a, b):
+        if field_number != 1 or wire != _LEN:
+            continue
+        dim: int | str | None = None
+        for dim_field, dim_wire, e, f in _fields(buf, c, d):
+            if dim_field == 1 and dim_wire == _VARINT:
+                dim = e - (1 << 64) if e >= 1 << 63 else e  # int64 on the wire
+                dim = dim if dim >= 0 else None
+            elif dim_field == 2 and dim_wire == _LEN:
+                dim = _text(buf, e, f) or None
+        dims.append(dim)
+    return tuple(dims)
+
+
+_TYPE_KINDS = {1: "tensor", 4: "sequence", 5: "map", 9: "optional", 8: "tensor"}
+
+
+def _value(buf: Buffer, a: int, b: int) -> OnnxValue:
+    name, dims, kind = "", None, "unknown"
+    for field_number, wire, c, d in _fields(buf, a, b):
+        if field_number == 1 and wire == _LEN:
+            name = _text(buf, c, d)
+        elif field_number == 2 and wire == _LEN:  # TypeProto
+            for type_field, type_wire, e, f in _fields(buf, c, d):
+                if type_wire != _LEN or type_field not in _TYPE_KINDS:
+                    continue
+                kind = _TYPE_KINDS[type_field]
+                if kind == "tensor":
+                    for tensor_field, tensor_wire, g, h in _fields(buf, e, f):
+                        if tensor_field == 2 and tensor_wire == _LEN:
+                            dims = _dims(buf, g, h)
+    return OnnxValue(name, dims, kind)
+
+
+def read_facts(buf: Buffer) -> OnnxFacts:
+    """The facts of a ModelProto (``ProtobufError`` when it is not one)."""
+    opsets: list[tuple[str, int]] = []
+    metadata: dict[str, str] = {}
+    inputs: list[OnnxValue] = []
+    outputs: list[OnnxValue] = []
+    initializers: set[str] = set()
+    for field_number, wire, a, b in _fields(buf, 0, len(buf)):
+        if wire != _LEN:
+            continue
+        if field_number == 8:  # opset_import
+            domain, version = _pair(buf, a, b)
+            opsets.append((domain, version if isinstance(version, int) else 0))
+        elif field_number == 14:  # metadata_props
+            key, value = _pair(buf, a, b)
+            metadata[key] = str(value)
+        elif field_number == 7:  # graph
+            for graph_field, graph_wire, c, d in _fields(buf, a, b):
+                if graph_wire != _LEN:
+                    continue
+                if graph_field == 11:
+                    inputs.append(_value(buf, c, d))
+                elif graph_field == 12:
+                    outputs.append(_value(buf, c, d))
+                elif graph_field == 5:  # initializer: a graph input with a default value
+                    initializers.add(_tensor_location(buf, c, d)[0])
+    return OnnxFacts(
+        tuple(value for value in inputs if value.name not in initializers),
+        tuple(outputs),
+        tuple(opsets),
+        metadata,
+    )
+
+
 _RULE = " External data must be a relative path inside the model's folder."
 
 
@@ -166,8 +292,9 @@ def _refusal(location: str | None, model_dir: Path) -> str | None:
     return None
 
 
-def check_onnx_file(path: Path) -> None:
-    """Raise ``ModelError`` unless ``path`` is well-formed ONNX protobuf with safe external data."""
+def check_onnx_file(path: Path) -> OnnxFacts:
+    """Raise ``ModelError`` unless ``path`` is well-formed ONNX protobuf with safe external data
+    and real opset versions; return the file's facts."""
     with path.open("rb") as handle:
         size = handle.seek(0, 2)
         if size == 0:
@@ -175,10 +302,13 @@ def check_onnx_file(path: Path) -> None:
         try:
             if size <= _READ_WHOLE:
                 handle.seek(0)
-                tensors = external_data_locations(handle.read())
+                data: Buffer = handle.read()
+                tensors = external_data_locations(data)
+                facts = read_facts(data)
             else:  # large models: map, and skip tensor bytes without reading them
                 with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
                     tensors = external_data_locations(mapped)
+                    facts = read_facts(mapped)
         except ProtobufError as error:
             raise ModelError(
                 f"{path} is not a valid ONNX model ({error}); is the file truncated or of "
@@ -190,3 +320,11 @@ def check_onnx_file(path: Path) -> None:
             raise ModelError(
                 f"refusing {path}: tensor {name!r} has external data {location!r}, and {reason}"
             )
+    for domain, version in facts.opsets:
+        if not 0 < version <= MAX_OPSET_VERSION:
+            raise ModelError(
+                f"refusing {path}: it imports opset version {version} of domain "
+                f"{domain or 'ai.onnx'!r}, which no ONNX release has (versions run from 1 to "
+                f"a few dozen); the file is corrupt or hostile"
+            )
+    return facts

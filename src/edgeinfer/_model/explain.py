@@ -1,74 +1,84 @@
-"""``Model.explain()``: the plan, what serves, why the others did not, and every switch since."""
+"""``Model.explain()``: the plan, what serves, why the others did not, and every switch since.
+
+Written on the model's public read API only (``candidates``, ``notes``, ``details``,
+``attempts``, ``history``, ``event_counts``, ``stats()``), so anyone can build another view.
+"""
 
 from __future__ import annotations
 
-import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from edgeinfer._model.chain import CandidateState
     from edgeinfer._model.model import Model
 
 __all__ = ["explain"]
 
 
 def explain(model: Model) -> str:
-    chain = model._chain
-    active = chain.active
-    lines = [f"Model {active.candidate.file.name}"]
-    state = " (closed)" if model._closed else ""
-    lines.append(
-        f"  runs on: {active.name} on {active.device}, file {active.candidate.file}{state}"
-    )
-    if active.backend is not None:
-        lines.extend(f"    {key}: {value}" for key, value in active.backend.details().items())
-    lines.append("  inputs:  " + ", ".join(str(spec) for spec in active.inputs))
-    lines.append("  outputs: " + ", ".join(str(spec) for spec in active.outputs))
-    opened = chain.links[0]
-    at_load = "" if active is opened else f" (at load, for {opened.name} on {opened.device})"
-    lines.extend(f"  note{at_load}: {note}" for note in model._notes)
+    states = model.candidates
+    serving = next((state for state in states if state.state == "serving"), None)
+    opened = states[0]  # the candidate that opened at load comes first
+    lines = [f"Model {Path(model.path).name}"]
+    state = " (closed)" if model.closed else ""
+    lines.append(f"  runs on: {model.backend} on {model.device}, file {model.path}{state}")
+    lines.extend(f"    {key}: {value}" for key, value in model.details.items())
+    lines.append("  inputs:  " + ", ".join(str(spec) for spec in model.inputs))
+    lines.append("  outputs: " + ", ".join(str(spec) for spec in model.outputs))
+    moved = serving is not None and serving is not opened
+    at_load = f" (at load, for {opened.backend} on {opened.device})" if moved else ""
+    lines.extend(f"  note{at_load}: {note}" for note in model.notes)
     failed = [attempt for attempt in model.attempts if not attempt.ok]
     if failed:
         lines.append("  not chosen at load, in plan order:")
         lines.extend(f"    - {attempt.describe()}" for attempt in failed)
     else:
-        first = "it" if active is opened else f"{opened.name} on {opened.device}"
+        first = f"{opened.backend} on {opened.device}" if moved else "it"
         lines.append(f"  {first} was the first candidate of the plan.")
-    lines.extend(_chain_lines(model))
-    if model._recorder.count:
-        lines.append(f"  latency: {model.stats().summary()}")
+    lines.extend(_chain_lines(model, states))
+    stats = model.stats()
+    if stats.count:
+        lines.append(f"  latency: {stats.summary()}")
     return "\n".join(lines)
 
 
-def _chain_lines(model: Model) -> list[str]:
-    chain = model._chain
+def _status(state: CandidateState) -> str:
+    if state.state == "cannot open":
+        return f"cannot open: {state.reason}"
+    if state.state == "demoted":
+        return (
+            f"demoted after {state.failures} failures; probed again in "
+            f"{state.demoted_for or 0:.0f} s"
+        )
+    if state.state == "not opened":
+        return "not opened yet (opened if needed)"
+    if state.state == "standing by":
+        return "open, standing by"
+    return state.state
+
+
+def _chain_lines(model: Model, states: tuple[CandidateState, ...]) -> list[str]:
     lines: list[str] = []
-    if chain.policy is None:
+    if not model.fallback_enabled:
         lines.append("  run-time fallback: off (fallback=False): a failure is raised")
-    rest = [link for link in chain.links if link is not chain.active]
-    if rest and chain.policy is not None:
+    elif len(states) > 1:
         lines.append("  fallback chain at run time, in order:")
-        now = time.monotonic()
-        for link in chain.links:
-            if link is chain.active:
-                status = "serving"
-            elif link.unusable:
-                status = f"cannot open: {link.unusable}"
-            elif link.demoted_until > now:
-                status = (
-                    f"demoted after {link.failures} failures; probed again in "
-                    f"{link.demoted_until - now:.0f} s"
-                )
-            elif link.backend is None:
-                status = "not opened yet (opened if needed)"
-            else:
-                status = "open, standing by"
-            inputs = ""
-            if link.backend is not None and link.inputs != chain.active.inputs:
-                inputs = "; its inputs differ: it serves only when float_io makes them agree"
-            lines.append(
-                f"    - {link.name} on {link.device} ({link.candidate.file.name}): {status}{inputs}"
+        for state in states:
+            differ = (
+                "; its inputs differ: it serves only when float_io makes them agree"
+                if state.inputs_differ
+                else ""
             )
-    if chain.history:
-        lines.append("  run-time events:")
-        lines.extend(f"    - {event.describe()}" for event in chain.history)
+            lines.append(
+                f"    - {state.backend} on {state.device} ({Path(state.file).name}): "
+                f"{_status(state)}{differ}"
+            )
+    history = model.history
+    if history:
+        counts = model.event_counts
+        total = sum(counts.values())
+        shown = f" (the last {len(history)} of {total})" if total > len(history) else ""
+        lines.append(f"  run-time events{shown}:")
+        lines.extend(f"    - {event.describe()}" for event in history)
     return lines

@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from edgeinfer._errors import EdgeInferError
-from edgeinfer._model.stats import BASELINE_CALLS, stats_of
+from edgeinfer._model.stats import BASELINE_CALLS, LatencyRecorder, stats_of
 from edgeinfer._system.snapshot import HealthSnapshot
 from edgeinfer._system.snapshot import health as system_health
 from edgeinfer._types import _ToDict
 
 if TYPE_CHECKING:
     from edgeinfer._model.chain import Link
-    from edgeinfer._model.model import Model
 
 __all__ = [
     "DRIFT_LIMIT",
@@ -74,12 +73,20 @@ def compare_golden(expected: dict[str, np.ndarray], got: dict[str, np.ndarray]) 
 
 
 def _golden(link: Link) -> tuple[str, float | None, str | None]:
-    from edgeinfer._model.inputs import generated_inputs
-
-    if link.golden is None or link.backend is None or link.check is None:
-        return "not recorded", None, None
+    if (
+        link.golden is None
+        or link.golden_feeds is None
+        or link.backend is None
+        or link.check is None
+    ):
+        return (
+            "not recorded (the warm-up did not run: see Model.explain(); give "
+            "load(..., warmup_inputs=...) to record one)",
+            None,
+            None,
+        )
     try:
-        got = link.backend.run(link.check(generated_inputs(link.inputs)))
+        got = link.backend.run(link.check(link.golden_feeds))
     except EdgeInferError as error:
         return "failed", None, f"the golden self-test raised {type(error).__name__}: {error}"
     error_size = compare_golden(link.golden, got)
@@ -107,22 +114,21 @@ def system_strain(snapshot: HealthSnapshot) -> list[str]:
     return reasons
 
 
-def model_health(model: Model) -> ModelHealth:
-    chain = model._chain
-    link = chain.active
+def model_health(link: Link, preferred_link: Link, recorder: LatencyRecorder) -> ModelHealth:
+    """The health of the model served by ``link`` (``preferred_link``: the plan's first that
+    opened), from the golden self-test, ``recorder``'s latencies and the system."""
     reasons: list[str] = []
     failed = False
     golden, golden_error, golden_reason = _golden(link)
     if golden_reason:
         failed = True
         reasons.append(golden_reason)
-    preferred = link is chain.links[0]
+    preferred = link is preferred_link
     if not preferred:
         reasons.append(
             f"running on a fallback ({link.name} on {link.device}), not on "
-            f"{chain.links[0].name} on {chain.links[0].device}"
+            f"{preferred_link.name} on {preferred_link.device}"
         )
-    recorder = model._recorder
     baseline = recorder.baseline_p50
     recent = stats_of(recorder.recent(BASELINE_CALLS)).p50 if recorder.count >= 1 else None
     drift = recent / baseline if recent is not None and baseline else None

@@ -10,7 +10,7 @@ import numpy as np
 from edgeinfer._errors import InvalidInput
 from edgeinfer._types import TensorSpec
 
-__all__ = ["InputChecker", "generated_inputs"]
+__all__ = ["InputChecker"]
 
 
 class _Check:
@@ -80,6 +80,37 @@ class _Check:
         return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
+class _ContainerCheck:
+    """An ONNX sequence (a list of arrays) or optional (an array or ``None``) input."""
+
+    __slots__ = ("element", "name", "optional", "sequence", "spec")
+
+    def __init__(self, spec: TensorSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.element = _Check(spec)
+        self.optional = spec.kind.startswith("optional")
+        self.sequence = spec.kind.endswith("sequence")
+
+    def __call__(self, value: Any) -> Any:
+        if value is None:
+            if self.optional:
+                return None
+            raise InvalidInput(f"input {self.name!r} is a {self.spec.kind}, not optional: got None")
+        if not self.sequence:
+            return self.element(value)
+        if isinstance(value, np.ndarray) or not isinstance(value, (list, tuple)):
+            raise InvalidInput(
+                f"input {self.name!r} is a sequence: pass a list of arrays, got "
+                f"{type(value).__name__}"
+            )
+        return [self.element(item) for item in value]
+
+
+def _check_for(spec: TensorSpec) -> _Check | _ContainerCheck:
+    return _Check(spec) if spec.kind == "tensor" else _ContainerCheck(spec)
+
+
 def _shared_symbols(
     symbols: Mapping[str, Sequence[str | None]],
 ) -> tuple[tuple[str, tuple[tuple[str, int], ...]], ...]:
@@ -87,7 +118,7 @@ def _shared_symbols(
     places: dict[str, list[tuple[str, int]]] = {}
     for name, dims in symbols.items():
         for axis, symbol in enumerate(dims):
-            if symbol:
+            if symbol and symbol != "?":  # "?" is ONNX's anonymous dimension: it ties nothing
                 places.setdefault(symbol, []).append((name, axis))
     return tuple((symbol, tuple(where)) for symbol, where in places.items() if len(where) > 1)
 
@@ -106,17 +137,18 @@ class InputChecker:
         specs: Sequence[TensorSpec],
         symbols: Mapping[str, Sequence[str | None]] | None = None,
     ) -> None:
-        self._checks = tuple(_Check(spec) for spec in specs)
+        self._checks = tuple(_check_for(spec) for spec in specs)
         self._by_name = {check.name: check for check in self._checks}
         self._names = tuple(self._by_name)
-        ranks = {check.name: check.rank for check in self._checks}
+        ranks = {check.name: check.rank for check in self._checks if isinstance(check, _Check)}
         known = {
             name: tuple(dims)[: ranks[name]] if ranks[name] is not None else tuple(dims)
             for name, dims in (symbols or {}).items()
             if name in ranks
         }
         self._shared = _shared_symbols(known)
-        self._single = self._checks[0] if len(self._checks) == 1 and not self._shared else None
+        first = self._checks[0] if len(self._checks) == 1 else None
+        self._single = first if isinstance(first, _Check) and not self._shared else None
 
     def __call__(self, inputs: Any) -> dict[str, np.ndarray]:
         single = self._single
@@ -157,7 +189,7 @@ class InputChecker:
             found = [
                 (name, axis, feeds[name].shape[axis])
                 for name, axis in places
-                if axis < feeds[name].ndim
+                if isinstance(feeds[name], np.ndarray) and axis < feeds[name].ndim
             ]
             if len({size for _, _, size in found}) > 1:
                 where = ", ".join(
@@ -179,18 +211,3 @@ class InputChecker:
         if unknown:
             parts.append(f"unknown input(s) {', '.join(unknown)}")
         raise InvalidInput(f"{'; '.join(parts)}; the model's inputs are: {self._listing()}")
-
-
-def generated_inputs(specs: Sequence[TensorSpec], seed: int = 0) -> dict[str, np.ndarray]:
-    """Deterministic inputs for ``specs``: normal floats, zeros elsewhere; dynamic dims are 1."""
-    rng = np.random.default_rng(seed)
-    feeds: dict[str, np.ndarray] = {}
-    for spec in specs:
-        shape = tuple(1 if d is None else d for d in (spec.shape or (1,)))
-        if spec.dtype.kind == "f":
-            feeds[spec.name] = rng.standard_normal(shape).astype(spec.dtype)
-        elif spec.dtype.kind in "OUS":
-            feeds[spec.name] = np.full(shape, "", dtype=spec.dtype)
-        else:
-            feeds[spec.name] = np.zeros(shape, dtype=spec.dtype)
-    return feeds

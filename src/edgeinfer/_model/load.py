@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,12 @@ from edgeinfer._errors import (
     ModelIncompatible,
     NoBackendAvailable,
 )
-from edgeinfer._kit.contract import PRECISIONS, Backend, OpenOptions
-from edgeinfer._model.chain import Chain, FallbackPolicy, Link
-from edgeinfer._model.inputs import generated_inputs
+from edgeinfer._kit.contract import PRECISIONS, OpenOptions, Session
+from edgeinfer._model.chain import Chain, FallbackPolicy, Link, Opener
+from edgeinfer._model.inputs import InputChecker
 from edgeinfer._model.model import Model
 from edgeinfer._model.stats import LatencyRecorder
+from edgeinfer._model.warmup import Opened, WarmupInputs, warm_up
 from edgeinfer._planning.detect import devices as detected_devices
 from edgeinfer._planning.devices import parse_device_chain
 from edgeinfer._planning.formats import resolve_model_files
@@ -90,50 +90,7 @@ def _check_arguments(threads: int | None, precision: str | None, warmup: int) ->
         raise ConfigurationError(f"warmup must be an int >= 0, got {warmup!r}")
 
 
-@dataclass(slots=True)
-class _Opened:
-    """A candidate that opened: its backend, warm-up times (us), golden output and a note."""
-
-    backend: Backend
-    warmup_us: tuple[float, ...] = ()
-    golden: dict[str, np.ndarray] | None = None
-    note: str | None = None
-
-
-def _warm_up(instance: Backend, runs: int) -> _Opened:
-    """Run the golden input ``runs`` times: proof that the backend really works; the last output
-    is the golden one that ``Model.health()`` compares against later."""
-    opened = _Opened(instance)
-    if runs == 0:
-        opened.note = "no warm-up (warmup=0): no golden output for Model.health()"
-        return opened
-    specs = instance.inputs
-    dynamic = any(spec.is_dynamic for spec in specs)
-    feeds = generated_inputs(specs)
-    times: list[float] = []
-    # An isolated backend's warm-up is bounded, so a hang at load becomes a DeviceError too.
-    bounded = getattr(instance, "run_with_timeout", None)
-    try:
-        for _ in range(runs):
-            started = time.perf_counter_ns()
-            if bounded is not None:
-                output = bounded(feeds, ISOLATED_START_TIMEOUT)
-            else:
-                output = instance.run(feeds)
-            times.append((time.perf_counter_ns() - started) / 1000.0)
-    except InvalidInput as error:
-        if dynamic:  # our guess of the dynamic sizes was wrong; the model may still be fine
-            opened.note = (
-                f"warm-up skipped: inputs with dynamic sizes set to 1 were refused ({error})"
-            )
-            return opened
-        raise InferenceError(f"warm-up failed: {error}") from error
-    opened.warmup_us, opened.golden = tuple(times), output
-    opened.note = f"warm-up: {runs} run(s) in {sum(times) / 1000:.1f} ms; golden output recorded"
-    return opened
-
-
-def _instance(candidate: Candidate, options: OpenOptions, isolate: bool) -> Backend:
+def _session(candidate: Candidate, options: OpenOptions, isolate: bool) -> Session:
     cls = backend_class(candidate.backend)
     if not isolate:
         return cls.open(candidate.file, candidate.device, options)
@@ -153,13 +110,21 @@ def _instance(candidate: Candidate, options: OpenOptions, isolate: bool) -> Back
 
 
 def _open(
-    candidate: Candidate, options: OpenOptions, warmup: int, isolate: bool = False
-) -> _Opened:
-    instance = _instance(candidate, options, isolate)
+    candidate: Candidate,
+    options: OpenOptions,
+    warmup: int,
+    warmup_inputs: WarmupInputs | None,
+    isolate: bool = False,
+) -> Opened:
+    session = _session(candidate, options, isolate)
     try:
-        return _warm_up(instance, warmup)
+        given = None
+        if warmup_inputs is not None and warmup > 0:
+            given = InputChecker(session.inputs, session.dim_names())(warmup_inputs)
+        bound = ISOLATED_START_TIMEOUT if session.bounded_runs else None
+        return warm_up(session, warmup, given, session.metadata(), bound)
     except BaseException:
-        instance.close()
+        session.close()
         raise
 
 
@@ -177,15 +142,15 @@ def _policy(fallback: bool | str | FallbackPolicy) -> FallbackPolicy | None:
 
 def _model(
     first: Candidate,
-    opened: _Opened,
+    opened: Opened,
     rest: Sequence[Candidate],
     attempts: Sequence[Attempt],
     policy: FallbackPolicy | None,
-    opener: Callable[[Candidate], tuple[Backend, dict[str, np.ndarray] | None]],
+    opener: Opener,
     load_started: float,
 ) -> Model:
-    link = Link(first, opened.backend)
-    link.golden = opened.golden
+    link = Link(first, opened.session)
+    link.golden, link.golden_feeds = opened.golden, opened.golden_feeds
     chain = Chain([link, *(Link(candidate) for candidate in rest)], opener, policy)
     recorder = LatencyRecorder()
     recorder.load_ms = (time.perf_counter() - load_started) * 1e3
@@ -228,6 +193,7 @@ def load(
     precision: str | None = None,
     float_io: bool = False,
     warmup: int = 1,
+    warmup_inputs: WarmupInputs | None = None,
     isolate: bool = False,
     options: Mapping[str, Any] | None = None,
 ) -> Model:
@@ -243,14 +209,22 @@ def load(
     skipped because a backend is not installed are recorded, not raised). ``threads``: intra-op
     threads. ``precision``: ``"fp32"``, ``"fp16"``, ``"bf16"``, ``"int8"`` where the backend
     converts, ``None`` for its default. ``float_io``: quantised models take and return float32.
-    ``warmup``: runs of a fixed input at load, which prove the backend works and record the
-    golden output ``Model.health()`` compares against. ``options``: per-backend options,
+    ``warmup``: runs at load, which prove the backend works and record the golden output
+    ``Model.health()`` compares against; ``warmup_inputs``: representative inputs for them (a
+    dict, a sequence or one array, like ``Model.run``), else edgeinfer generates float inputs
+    where that is safe and otherwise skips the warm-up with the reason (see
+    docs/warmup-and-inputs.md). ``options``: per-backend options,
     ``{name: {...}}``. ``isolate``: run each backend in its own process, so that a crash or a
     hang becomes a ``DeviceError`` (and a fallback) instead of killing this one; then
     ``Model.run(inputs, timeout=...)`` bounds a call.
 
-    Raises ``FileNotFoundError``, ``ConfigurationError``, ``ModelError``, ``BackendUnavailable``
-    or ``NoBackendAvailable`` (whose ``attempts`` say what each candidate did).
+    Raises ``FileNotFoundError``; ``ConfigurationError`` for bad arguments; ``InvalidInput`` when
+    ``warmup_inputs`` do not match the model; ``ModelError`` when the file is unreadable or
+    unsafe whichever backend reads it; ``BackendUnavailable`` when the runtimes it needs are not
+    installed; otherwise, when no candidate opened, the failure itself where there was one
+    candidate (``ModelIncompatible``, ``DeviceError``, ``InferenceError``, ``OutOfMemory``) or
+    ``NoBackendAvailable``, whose ``attempts`` say what each candidate did. Every error raised
+    carries ``attempts``.
     """
     load_started = time.perf_counter()
     _check_arguments(threads, precision, warmup)
@@ -276,7 +250,7 @@ def load(
             continue
         started = time.perf_counter()
         try:
-            opened = _open(candidate, options_for(candidate), warmup, bool(isolate))
+            opened = _open(candidate, options_for(candidate), warmup, warmup_inputs, bool(isolate))
         except (ConfigurationError, InvalidInput, FileNotFoundError):
             raise
         except Exception as error:
@@ -305,9 +279,11 @@ def load(
             )
         rest = [step for step in steps[position + 1 :] if isinstance(step, Candidate)]
 
-        def opener(later: Candidate) -> tuple[Backend, dict[str, np.ndarray] | None]:
-            opened_later = _open(later, options_for(later), warmup, bool(isolate))
-            return opened_later.backend, opened_later.golden
+        def opener(
+            later: Candidate,
+        ) -> tuple[Session, dict[str, np.ndarray] | None, dict[str, np.ndarray] | None]:
+            found = _open(later, options_for(later), warmup, warmup_inputs, bool(isolate))
+            return found.session, found.golden, found.golden_feeds
 
         return _model(candidate, opened, rest, attempts, policy, opener, load_started)
     raise _final_error(attempts, errors)

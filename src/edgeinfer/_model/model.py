@@ -11,13 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgeinfer._errors import ConfigurationError, DeviceError, EdgeInferError, InferenceError
-from edgeinfer._model.chain import RUNTIME_FAILURES, Chain, FallbackEvent
+from edgeinfer._errors import DeviceError, EdgeInferError, InferenceError
+from edgeinfer._model.chain import (
+    RUNTIME_FAILURES,
+    CandidateState,
+    Chain,
+    FallbackEvent,
+    closed_error,
+)
 from edgeinfer._model.stats import LatencyRecorder, LatencyStats
 from edgeinfer._types import Attempt, TensorSpec
 
 if TYPE_CHECKING:
-    from edgeinfer._kit.contract import Backend
+    from edgeinfer._kit.contract import Session
     from edgeinfer._model.health import ModelHealth
     from edgeinfer._model.profile import OperatorProfile
 
@@ -85,12 +91,47 @@ class Model:
 
     @property
     def history(self) -> tuple[FallbackEvent, ...]:
-        """Every run-time switch: fallbacks, demotions, recoveries, candidates that failed."""
+        """The most recent run-time events (fallbacks, demotions, recoveries, candidates that
+        failed to open, inputs every candidate refused), oldest first; bounded to the last
+        ``HISTORY_LIMIT`` (256). ``event_counts`` has the totals since load."""
         return tuple(self._chain.history)
 
     @property
-    def _backend(self) -> Backend | None:
+    def event_counts(self) -> dict[str, int]:
+        """How many events of each kind happened since load (never trimmed, never reset)."""
+        return dict(self._chain.counts)
+
+    @property
+    def candidates(self) -> tuple[CandidateState, ...]:
+        """Every candidate of the run-time chain in plan order, and its state now."""
+        return self._chain.states()
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What ``load()`` noted about the candidate that opened (its warm-up, precision...)."""
+        return tuple(self._notes)
+
+    @property
+    def details(self) -> dict[str, str]:
+        """What really runs now, as the backend reports it: runtime version, providers,
+        precision, threads..."""
+        backend = self._chain.active.backend
+        return dict(backend.details()) if backend is not None else {}
+
+    @property
+    def fallback_enabled(self) -> bool:
+        """Whether a failed call moves to the next candidate (``load(fallback=False)``: no)."""
+        return self._chain.policy is not None
+
+    @property
+    def _backend(self) -> Session | None:
+        """The serving session (for tests and debugging; not an API)."""
         return self._chain.active.backend
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._closed
 
     # --- running ----------------------------------------------------------------------------
     def run(self, inputs: InputsLike, *, timeout: float | None = None) -> dict[str, np.ndarray]:
@@ -103,7 +144,7 @@ class Model:
         check, backend = link.check, link.backend
         if backend is None or check is None:
             if self._closed:
-                raise InferenceError("the model is closed; load it again")
+                raise closed_error()
             link = chain.reselect()  # its backend died and was dropped: reopen or move on
             check, backend = link.check, link.backend
             if backend is None or check is None:
@@ -114,9 +155,15 @@ class Model:
             if timeout is None:
                 result = backend.run(feeds)
             else:
-                result = self._run_with_timeout(backend, feeds, timeout)
+                result = backend.run_with_timeout(feeds, timeout)
         except RUNTIME_FAILURES as error:
             result = chain.recover(inputs, link, error)
+        except EdgeInferError:
+            raise  # InvalidInput, ConfigurationError: the caller's to fix, never a fallback
+        except Exception as bug:  # a plugin's own exception type: a failure like any other
+            wrapped = InferenceError(f"{link.name} raised {type(bug).__name__}: {bug}")
+            wrapped.__cause__ = bug
+            result = chain.recover(inputs, link, wrapped)
         else:
             if link.failures:  # it answered: close its breaker (a demoted one has failures too)
                 chain.succeeded(link)
@@ -128,17 +175,6 @@ class Model:
     def _record_first(self, start: int, end: int) -> None:
         self._recorder.first_call = (end - start) / 1000.0
         self._record = self._recorder.record
-
-    @staticmethod
-    def _run_with_timeout(backend: Backend, feeds: Any, timeout: float) -> dict[str, np.ndarray]:
-        run = getattr(backend, "run_with_timeout", None)
-        if run is None:
-            raise ConfigurationError(
-                "timeout= needs a backend in its own process: load(..., isolate=True); a call "
-                "that hangs inside this process cannot be stopped"
-            )
-        result: dict[str, np.ndarray] = run(feeds, timeout)
-        return result
 
     # --- measuring --------------------------------------------------------------------------
     def stats(self) -> LatencyStats:
@@ -159,19 +195,23 @@ class Model:
         operators: bool = False,
     ) -> LatencyStats | OperatorProfile:
         """A measured loop of ``n`` calls (or ``duration`` seconds; default 100 calls) on
-        ``inputs`` (default: generated ones). With ``operators=True``, per-operator times where
-        the runtime offers them, as an ``OperatorProfile`` (``to_chrome_trace(path)``)."""
-        from edgeinfer._model.profile import measure, operator_profile
+        ``inputs`` (default: the warm-up's inputs, else generated float inputs where that is
+        safe). With ``operators=True``, per-operator times where the runtime offers them, as an
+        ``OperatorProfile`` (``to_chrome_trace(path)``)."""
+        from edgeinfer._model.profile import default_inputs, measure, operator_profile
 
+        link = self._chain.active
+        chosen = default_inputs(link) if inputs is None else inputs
         if operators:
-            return operator_profile(self, n or 10, inputs)
-        return measure(self, n, duration, warmup, inputs)
+            return operator_profile(link, n or 10, chosen)
+        return measure(self, n, duration, warmup, chosen)
 
     def health(self) -> ModelHealth:
         """The golden self-test rerun, latency drift, the serving candidate and the system."""
         from edgeinfer._model.health import model_health
 
-        return model_health(self)
+        chain = self._chain  # its first link is the candidate that opened at load
+        return model_health(chain.active, chain.links[0], self._recorder)
 
     # --- explaining -------------------------------------------------------------------------
     def explain(self) -> str:

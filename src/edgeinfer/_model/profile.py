@@ -1,9 +1,10 @@
 """``Model.profile()``: a measured loop, and per-operator profiles exported as Chrome traces.
 
 Per-operator times come from the runtime itself where it offers them: ONNX Runtime's
-``enable_profiling`` and OpenVINO's performance counters (a backend offers them by implementing
-``operator_events(feeds, runs)``). LiteRT's Python API has no per-operator profiler; for it, and
-for any backend without one, the profile says so instead of inventing numbers. The trace is the
+``enable_profiling`` and OpenVINO's performance counters (a backend offers them by setting
+``operator_profiling = True`` and implementing ``operator_events(feeds, runs)``). LiteRT's
+Python API has no per-operator profiler; for it, and for any backend without one, the profile
+says so instead of inventing numbers. The trace is the
 Chrome trace-event JSON format, which Perfetto (ui.perfetto.dev) and chrome://tracing open.
 """
 
@@ -19,26 +20,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgeinfer._errors import ConfigurationError
-from edgeinfer._model.inputs import generated_inputs
 from edgeinfer._model.stats import LatencyStats, stats_of
-from edgeinfer._types import _ToDict
+from edgeinfer._model.warmup import generated_inputs
+from edgeinfer._types import OperatorEvent, _ToDict
 
 if TYPE_CHECKING:
+    from edgeinfer._model.chain import Link
     from edgeinfer._model.model import InputsLike, Model
 
-__all__ = ["OperatorEvent", "OperatorProfile", "measure", "operator_profile"]
-
-
-@dataclass(frozen=True, slots=True)
-class OperatorEvent(_ToDict):
-    """One operator execution: ``start`` and ``duration`` in microseconds, ``run`` its call."""
-
-    name: str
-    op_type: str
-    start: float
-    duration: float
-    run: int = 0
-    device: str = ""
+__all__ = ["OperatorEvent", "OperatorProfile", "default_inputs", "measure", "operator_profile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,15 +78,30 @@ class OperatorProfile(_ToDict):
         return target
 
 
+def default_inputs(link: Link) -> InputsLike:
+    """What ``profile()`` runs when the caller gives no inputs: the warm-up's inputs, else
+    generated float inputs where that is safe; ``ConfigurationError`` says why not otherwise."""
+    if link.golden_feeds is not None:
+        return link.golden_feeds
+    backend = link.backend
+    metadata = backend.metadata() if backend is not None else {}
+    names = backend.dim_names() if backend is not None else {}
+    feeds, why = generated_inputs(link.inputs, names, metadata)
+    if feeds is None:
+        raise ConfigurationError(
+            f"profile() needs inputs=...: edgeinfer does not generate inputs for this model ({why})"
+        )
+    return feeds
+
+
 def measure(
-    model: Model, n: int | None, duration: float | None, warmup: int, inputs: InputsLike | None
+    model: Model, n: int | None, duration: float | None, warmup: int, inputs: InputsLike
 ) -> LatencyStats:
     """Time ``n`` calls (or calls for ``duration`` seconds) after ``warmup`` untimed ones."""
     if (n is not None and n < 1) or (duration is not None and duration <= 0):
         raise ConfigurationError("profile needs n >= 1 or duration > 0")
-    feeds = generated_inputs(model.inputs) if inputs is None else inputs
     for _ in range(warmup):
-        model.run(feeds)
+        model.run(inputs)
     calls = n if n is not None else (None if duration is not None else 100)
     deadline = None if duration is None else time.perf_counter() + duration
     durations: list[int] = []
@@ -105,29 +110,25 @@ def measure(
         deadline is None or time.perf_counter() < deadline
     ):
         start = time.perf_counter_ns()
-        model.run(feeds)
+        model.run(inputs)
         durations.append(time.perf_counter_ns() - start)
     return stats_of(durations, span_ns=time.perf_counter_ns() - started)
 
 
-def operator_profile(model: Model, runs: int, inputs: InputsLike | None) -> OperatorProfile:
-    """Per-operator events from the serving backend, or an empty profile that says why not."""
-    backend = model._backend
-    name = model.backend
-    events_of = getattr(backend, "operator_events", None)
-    if backend is None or events_of is None:
-        isolated = backend is not None and hasattr(backend, "run_with_timeout")
+def operator_profile(link: Link, runs: int, inputs: InputsLike) -> OperatorProfile:
+    """Per-operator events from the serving session, or an empty profile that says why not."""
+    session = link.backend
+    name = link.name
+    if session is None or link.check is None:
+        return OperatorProfile(name, 0, (), f"{name} is not open")
+    if not session.operator_profiling:
         reason = (
             f"{name} runs in its own process (isolate=True): its per-operator profiler is "
             "not reached from here; load without isolate to profile operators"
-            if isolated
+            if session.bounded_runs
             else f"{name} offers no per-operator profile"
         )
         return OperatorProfile(name, 0, (), reason)
-    checker = model._chain.active.check
-    assert checker is not None
-    feeds: Mapping[str, np.ndarray] = checker(
-        generated_inputs(model.inputs) if inputs is None else inputs
-    )
-    events: Sequence[OperatorEvent] = events_of(feeds, runs)
+    feeds: Mapping[str, np.ndarray] = link.check(inputs)
+    events: Sequence[OperatorEvent] = session.operator_events(feeds, runs)
     return OperatorProfile(name, runs, tuple(events))

@@ -1,98 +1,256 @@
-"""Recognise a model's format from its bytes and its name, and list the variants in a folder.
+"""Model formats: a registry open to plugins, recognition from bytes and names, and the variants
+of one model in a folder.
 
-Formats: ``onnx``, ``tflite``, ``tflite-edgetpu`` (compiled for the Edge TPU), ``tensorrt``
+Built in: ``onnx``, ``tflite``, ``tflite-edgetpu`` (compiled for the Edge TPU), ``tensorrt``
 (serialised engine), ``coreml`` (``.mlpackage`` folder or ``.mlmodel``), ``openvino`` (IR ``.xml``
-with its ``.bin``).
+with its ``.bin``). A plugin adds its own with ``edgeinfer.register_format``.
+
+Recognition: a *certain* sniffer (a magic number: ``TFL3``, TensorRT's ``ftrt``) beats the file
+name; otherwise the suffix decides, and a weak sniffer (ONNX's protobuf heuristic) only names
+files whose suffix says nothing. A format may *refine* another (``tflite-edgetpu`` refines
+``tflite``): it is checked once its parent is recognised.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from edgeinfer._errors import ConfigurationError, ModelError
 
-__all__ = ["FORMATS", "detect_format", "resolve_model_files"]
+__all__ = [
+    "ModelFormat",
+    "detect_format",
+    "format_names",
+    "formats",
+    "register_format",
+    "resolve_model_files",
+    "unregister_format",
+]
 
-FORMATS: tuple[str, ...] = ("onnx", "tflite", "tflite-edgetpu", "tensorrt", "coreml", "openvino")
-
-_BY_SUFFIX = {
-    ".onnx": "onnx",
-    ".tflite": "tflite",
-    ".engine": "tensorrt",
-    ".plan": "tensorrt",
-    ".trt": "tensorrt",
-    ".mlpackage": "coreml",
-    ".mlmodel": "coreml",
-    ".mlmodelc": "coreml",
-    ".xml": "openvino",
-}
-
-# Order in which the variants of one model in a folder are offered: the most specialised first,
-# since a variant compiled for one accelerator is only ever useful on it.
-_VARIANT_ORDER = ("tflite-edgetpu", "tensorrt", "coreml", "openvino", "onnx", "tflite")
-
-_HEAD_BYTES = 4096
-_TFLITE_IDENTIFIER = b"TFL3"  # flatbuffer file identifier, bytes 4..8
-_TENSORRT_MAGIC = b"ftrt"  # serialised engines carry it at bytes 12..16 (TensorRT 8 and later)
-_EDGETPU_MARKER = b"edgetpu-custom-op"
+Sniffer = Callable[[bytes, Path], bool]
+HEAD_BYTES = 4096  # what a sniffer is given of the file's start
 
 
-def _sniff(head: bytes, path: Path) -> str | None:
-    """A format from the first bytes alone, or ``None`` when they say nothing certain."""
-    if head[4:8] == _TFLITE_IDENTIFIER:
-        return "tflite"
-    if head[12:16] == _TENSORRT_MAGIC:
-        return "tensorrt"
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if stripped.startswith((b"<?xml", b"<net")):
-        return "openvino" if b"<net" in head else None
-    # ONNX ModelProto as written by protobuf serialisers: field 1 (ir_version, varint) first.
-    if len(head) >= 2 and head[0] == 0x08 and 1 <= head[1] <= 20:
-        return "onnx" if path.suffix.lower() != ".mlmodel" else "coreml"
-    return None
+@dataclass(frozen=True, slots=True)
+class ModelFormat:
+    """One model format.
+
+    ``suffixes``: file (or folder) name endings, lower case with the dot. ``sniff(head, path)``:
+    True when the first ``HEAD_BYTES`` bytes (or the file itself) are this format. ``certain``:
+    the sniffer checks a magic number, so it beats a misleading name. ``refines``: the format
+    this one specialises. ``folder``: the model is a folder (a Core ML package), not a file.
+    ``companions``: suffixes of files that must sit beside it (IR's ``.bin``). ``only_on``: the
+    device kind it is compiled for; under ``device="auto"`` that kind is tried even when
+    detection found none, so the backend says precisely why it cannot run. ``variant_rank``:
+    among the variants of one model in a folder, lower is offered first (the most specialised).
+    """
+
+    name: str
+    suffixes: tuple[str, ...] = ()
+    sniff: Sniffer | None = None
+    certain: bool = False
+    refines: str | None = None
+    folder: bool = False
+    companions: tuple[str, ...] = ()
+    only_on: str | None = None
+    variant_rank: int = 50
 
 
-def _is_edgetpu(path: Path) -> bool:
+def _onnx(head: bytes, path: Path) -> bool:
+    # ModelProto as protobuf serialisers write it: field 1 (ir_version, varint) first.
+    return len(head) >= 2 and head[0] == 0x08 and 1 <= head[1] <= 20
+
+
+def _tflite(head: bytes, path: Path) -> bool:
+    return head[4:8] == b"TFL3"  # the flatbuffer file identifier
+
+
+def _edgetpu(head: bytes, path: Path) -> bool:
     if path.stem.endswith("_edgetpu"):
         return True
-    with path.open("rb") as handle:
-        return _EDGETPU_MARKER in handle.read(1 << 20)
+    with path.open("rb") as handle:  # the compiler's custom op is named in the first MB
+        return b"edgetpu-custom-op" in handle.read(1 << 20)
+
+
+def _engine(head: bytes, path: Path) -> bool:
+    return head[12:16] == b"ftrt"  # TensorRT 8 and later
+
+
+def _openvino(head: bytes, path: Path) -> bool:
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return stripped.startswith((b"<?xml", b"<net")) and b"<net" in head
+
+
+_BUILTIN = (
+    ModelFormat("tflite-edgetpu", sniff=_edgetpu, refines="tflite", only_on="edgetpu",
+                variant_rank=0),
+    ModelFormat("tensorrt", (".engine", ".plan", ".trt"), _engine, True, only_on="gpu",
+                variant_rank=10),
+    ModelFormat("coreml", (".mlpackage", ".mlmodel", ".mlmodelc"), folder=True, variant_rank=20),
+    ModelFormat("openvino", (".xml",), _openvino, True, companions=(".bin",), variant_rank=30),
+    ModelFormat("onnx", (".onnx",), _onnx, variant_rank=40),
+    ModelFormat("tflite", (".tflite",), _tflite, True, variant_rank=60),
+)  # fmt: skip
+
+_formats: dict[str, ModelFormat] = {fmt.name: fmt for fmt in _BUILTIN}
+_lock = threading.Lock()
+
+
+def formats() -> tuple[ModelFormat, ...]:
+    """Every registered format, built-ins first."""
+    return tuple(_formats.values())
+
+
+def format_names() -> tuple[str, ...]:
+    return tuple(_formats)
+
+
+def _suffix(text: str) -> str:
+    if not isinstance(text, str) or not text.startswith(".") or len(text) < 2:
+        raise ConfigurationError(f"a format suffix must look like '.ext', got {text!r}")
+    return text.lower()
+
+
+def register_format(
+    name: str,
+    suffixes: Sequence[str] = (),
+    sniff: Sniffer | None = None,
+    *,
+    certain: bool = False,
+    refines: str | None = None,
+    folder: bool = False,
+    companions: Sequence[str] = (),
+    only_on: str | None = None,
+    variant_rank: int = 50,
+) -> ModelFormat:
+    """Add a model format (see ``ModelFormat`` for the fields); returns it.
+
+    A format needs at least one suffix or a sniffer. Raises ``ConfigurationError`` for a name
+    that is taken by a built-in format, a malformed suffix, or an unknown ``refines``.
+    Registering a plugin's format again replaces it.
+    """
+    if (
+        not isinstance(name, str)
+        or not name
+        or not name.replace("-", "").replace("_", "").isalnum()
+    ):
+        raise ConfigurationError(f"format name must be a non-empty identifier, got {name!r}")
+    if any(fmt.name == name for fmt in _BUILTIN):
+        raise ConfigurationError(f"format {name!r} is built in and cannot be replaced")
+    found = tuple(_suffix(text) for text in suffixes)
+    if not found and sniff is None:
+        raise ConfigurationError(f"format {name!r} needs suffixes, a sniff function, or both")
+    if sniff is not None and not callable(sniff):
+        raise ConfigurationError(
+            f"sniff must be a function (head: bytes, path) -> bool, got {sniff!r}"
+        )
+    if refines is not None and refines not in _formats:
+        raise ConfigurationError(f"format {name!r} refines unknown format {refines!r}")
+    fmt = ModelFormat(
+        name,
+        found,
+        sniff,
+        certain,
+        refines,
+        folder,
+        tuple(_suffix(text) for text in companions),
+        only_on,
+        variant_rank,
+    )
+    with _lock:
+        _formats[name] = fmt
+    return fmt
+
+
+def unregister_format(name: str) -> None:
+    """Remove a plugin's format (built-in formats stay)."""
+    if not any(fmt.name == name for fmt in _BUILTIN):
+        with _lock:
+            _formats.pop(name, None)
+
+
+def _safe_sniff(fmt: ModelFormat, head: bytes, path: Path) -> bool:
+    if fmt.sniff is None:
+        return False
+    try:
+        return bool(fmt.sniff(head, path))
+    except Exception:  # a plugin's sniffer that fails says "not mine"
+        return False
+
+
+def _by_suffix(path: Path) -> list[ModelFormat]:
+    suffix = path.suffix.lower()
+    return [fmt for fmt in _formats.values() if fmt.refines is None and suffix in fmt.suffixes]
+
+
+def _refined(parent: ModelFormat, head: bytes, path: Path) -> ModelFormat:
+    for fmt in _formats.values():
+        if fmt.refines == parent.name and (
+            path.suffix.lower() in fmt.suffixes or _safe_sniff(fmt, head, path)
+        ):
+            return _refined(fmt, head, path)
+    return parent
+
+
+def _recognise(head: bytes, path: Path) -> ModelFormat | None:
+    roots = [fmt for fmt in _formats.values() if fmt.refines is None and not fmt.folder]
+    for fmt in roots:
+        if fmt.certain and _safe_sniff(fmt, head, path):
+            return fmt  # bytes beat a misleading name
+    named = _by_suffix(path)
+    if named:
+        agreeing = [fmt for fmt in named if _safe_sniff(fmt, head, path)]
+        return (agreeing or named)[0]
+    return next((fmt for fmt in roots if _safe_sniff(fmt, head, path)), None)
 
 
 def detect_format(path: Path) -> str:
     """The format of one model file or package. Raises ``FileNotFoundError`` or ``ModelError``."""
     if not path.exists():
         raise FileNotFoundError(f"model file not found: {path}")
-    by_name = _BY_SUFFIX.get(path.suffix.lower())
     if path.is_dir():
-        if by_name == "coreml" or (path / "Manifest.json").is_file():
+        for fmt in _formats.values():
+            if fmt.folder and (path.suffix.lower() in fmt.suffixes or _safe_sniff(fmt, b"", path)):
+                return fmt.name
+        if (path / "Manifest.json").is_file():
             return "coreml"
-        raise ModelError(
-            f"{path} is a folder but not a Core ML package and holds no model variants"
-        )
+        raise ModelError(f"{path} is a folder but not a model package and holds no model variants")
     with path.open("rb") as handle:
-        head = handle.read(_HEAD_BYTES)
+        head = handle.read(HEAD_BYTES)
     if not head:
         raise ModelError(f"{path} is empty (0 bytes): not a model file")
-    by_bytes = _sniff(head, path)
-    found = by_bytes or by_name
+    found = _recognise(head, path)
     if found is None:
         raise ModelError(
             f"cannot tell the format of {path}: its name ends in {path.suffix or '(nothing)'} and "
-            f"its first bytes match no known format; expected one of {', '.join(FORMATS)}"
+            f"its first bytes match no known format; known formats: {', '.join(_formats)}"
         )
-    if found == "tflite" and _is_edgetpu(path):
-        return "tflite-edgetpu"
-    if found == "openvino" and not path.with_suffix(".bin").is_file():
-        raise ModelError(f"OpenVINO IR {path} has no weights file {path.with_suffix('.bin').name}")
-    return found
+    found = _refined(found, head, path)
+    for companion in found.companions:
+        if not path.with_suffix(companion).is_file():
+            raise ModelError(
+                f"{found.name} model {path} needs {path.with_suffix(companion).name} beside it "
+                "(its weights); it was not found"
+            )
+    return found.name
+
+
+def _is_package(path: Path) -> bool:
+    """True when a folder is itself one model (a Core ML package), not a folder of variants."""
+    suffix = path.suffix.lower()
+    if any(fmt.folder and suffix in fmt.suffixes for fmt in _formats.values()):
+        return True
+    return (path / "Manifest.json").is_file()
 
 
 def _folder_variants(folder: Path) -> list[tuple[Path, str]]:
+    known = {suffix for fmt in _formats.values() for suffix in fmt.suffixes}
     found: list[tuple[Path, str]] = []
     for child in sorted(folder.iterdir()):
-        if child.name.startswith(".") or child.suffix.lower() not in _BY_SUFFIX:
+        if child.name.startswith(".") or child.suffix.lower() not in known:
             continue
         try:
             found.append((child, detect_format(child)))
@@ -100,9 +258,9 @@ def _folder_variants(folder: Path) -> list[tuple[Path, str]]:
             continue  # e.g. an unrelated .xml; a variant that is wanted fails loudly when opened
     if not found:
         raise ModelError(
-            f"folder {folder} holds no model file (looked for {', '.join(sorted(_BY_SUFFIX))})"
+            f"folder {folder} holds no model file (looked for {', '.join(sorted(known))})"
         )
-    return sorted(found, key=lambda item: _VARIANT_ORDER.index(item[1]))
+    return sorted(found, key=lambda item: _formats[item[1]].variant_rank)
 
 
 def resolve_model_files(path: str | Path | Sequence[str | Path]) -> list[tuple[Path, str]]:
@@ -130,6 +288,7 @@ def resolve_model_files(path: str | Path | Sequence[str | Path]) -> list[tuple[P
     return files
 
 
-def _is_package(path: Path) -> bool:
-    """True when a folder is itself one model (a Core ML package), not a folder of variants."""
-    return path.suffix.lower() in (".mlpackage", ".mlmodelc") or (path / "Manifest.json").is_file()
+def only_runs_on(fmt: str) -> str | None:
+    """The device kind format ``fmt`` is compiled for, or ``None``."""
+    found = _formats.get(fmt)
+    return None if found is None else found.only_on

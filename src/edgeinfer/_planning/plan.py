@@ -1,8 +1,9 @@
 """Turn files, a device chain and optional backend pins into an ordered list of candidates.
 
 The order is: the device chain first (the user's preference is law), then the files in preference
-order, then the backends in the preference table for that device kind. Candidates whose backend
-cannot run here are not dropped silently: each leaves an ``Attempt`` saying why.
+order, then the backends that read the format on that device kind, by their registry rank.
+Candidates whose backend cannot run here are not dropped silently: each leaves an ``Attempt``
+saying why.
 """
 
 from __future__ import annotations
@@ -14,24 +15,21 @@ from pathlib import Path
 from edgeinfer._errors import BackendUnavailable
 from edgeinfer._kit.contract import Backend
 from edgeinfer._planning.devices import DeviceRequest
-from edgeinfer._planning.registry import backend_class, install_hint, names
+from edgeinfer._planning.formats import only_runs_on
+from edgeinfer._planning.registry import (
+    backend_class,
+    devices_of,
+    entries,
+    formats_of,
+    install_hint,
+    safe_availability,
+)
 from edgeinfer._types import Attempt, Device
 
-__all__ = ["BACKEND_PREFERENCE", "Candidate", "Step", "expand_devices", "plan"]
+__all__ = ["AUTO_KIND_ORDER", "Candidate", "Step", "expand_devices", "plan"]
 
-# Which backends edgeinfer prefers on each device kind, best first. Backends registered by third
-# parties come after these, in registration order.
-BACKEND_PREFERENCE: dict[str, tuple[str, ...]] = {
-    "edgetpu": ("edgetpu",),
-    "gpu": ("tensorrt", "onnxruntime", "openvino", "coreml", "litert"),
-    "npu": ("coreml", "openvino", "onnxruntime", "litert"),
-    "cpu": ("onnxruntime", "litert", "openvino", "coreml"),
-}
 # Under ``device="auto"``, accelerators are tried in this order of kinds, the CPU last.
 AUTO_KIND_ORDER: tuple[str, ...] = ("edgetpu", "gpu", "npu")
-# Formats compiled for one kind of device. Under ``auto`` that kind is tried even when detection
-# found none, so the backend says precisely why it cannot run (no library, no device...).
-ONLY_RUNS_ON: dict[str, str] = {"tflite-edgetpu": "edgetpu", "tensorrt": "gpu"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,18 +79,25 @@ def expand_devices(
             requests = [item]
         else:
             kinds = {device.kind for device in found}
-            kinds |= {ONLY_RUNS_ON[fmt] for fmt in formats if fmt in ONLY_RUNS_ON}
+            kinds |= {kind for kind in map(only_runs_on, formats) if kind is not None}
             requests = [DeviceRequest(kind, auto=True) for kind in AUTO_KIND_ORDER if kind in kinds]
             requests.append(DeviceRequest("cpu", auto=True))
         expanded.extend(r for r in requests if r not in expanded)
     return tuple(expanded)
 
 
-def _backend_order(kind: str, pins: Sequence[str] | None) -> list[str]:
+def _backend_order(kind: str, fmt: str, pins: Sequence[str] | None) -> list[str]:
+    """The backends to try for ``fmt`` on ``kind``: the pins as given, else every registered
+    backend that reads the format and serves the kind (from registry data: nothing else is
+    imported), by rank, registration order breaking ties."""
     if pins:
         return list(pins)
-    preferred = [name for name in BACKEND_PREFERENCE.get(kind, ()) if name in names()]
-    return preferred + [name for name in names() if name not in preferred]
+    readers = [
+        found
+        for found in entries()
+        if fmt in formats_of(found) and (kind in devices_of(found) or kind == "auto")
+    ]
+    return [found.name for found in sorted(readers, key=lambda found: found.rank_on(kind))]
 
 
 Step = Candidate | Attempt
@@ -118,7 +123,7 @@ def _steps_for(
 ) -> list[Step]:
     steps: list[Step] = []
     readers = 0
-    for name in _backend_order(device.kind, pins):
+    for name in _backend_order(device.kind, fmt, pins):
         candidate = Candidate(name, device, path, fmt)
         try:
             cls = backend_class(name)
@@ -138,7 +143,7 @@ def _steps_for(
                 )
             continue
         readers += 1
-        availability = cls.availability()
+        availability = safe_availability(name, cls)
         if availability.available:
             steps.append(candidate)
         else:

@@ -1,7 +1,7 @@
 """The inputs and parity references shared by the runs of one group (a workload, or a path).
 
 Inputs: a workload's ``reference_inputs`` in each format's layout; for a path, inputs generated
-(``edgeinfer._model.inputs.generated_inputs``, seeds 0..n-1) from the first run's input specs, moved
+(``generated``: the warm-up's float generator, seeds 0..n-1) from the first run's input specs, moved
 to NHWC or NCHW where a later file wants them. The reference: the first fp32 run of the group;
 for a workload with no fp32 run first, ONNX Runtime on its fp32 ONNX variant, out of band;
 otherwise the first run, saying so. See ``_parity`` for the comparison.
@@ -43,11 +43,7 @@ class References:
             )
             return [{specs[0].name: np.asarray(a)} for a in arrays]
         if target.group not in self._canonical:
-            from edgeinfer._model.inputs import generated_inputs
-
-            self._canonical[target.group] = [
-                generated_inputs(specs, seed=k) for k in range(self.count)
-            ]
+            self._canonical[target.group] = [generated(specs, k) for k in range(self.count)]
         feeds = []
         for canonical in self._canonical[target.group]:
             if len(canonical) != len(specs):
@@ -97,3 +93,18 @@ class References:
             return compare(ref_outputs, outputs, precision, ref_id)
         except (TypeError, ValueError) as error:  # e.g. string outputs: nothing to subtract
             return Parity("skipped", ref_id, reason=f"outputs not comparable: {error}")
+
+
+def generated(specs: Sequence[TensorSpec], seed: int) -> dict[str, np.ndarray]:
+    """Generated float inputs for a model's ``specs`` (the warm-up's generator), or
+    ``ConfigurationError`` saying why edgeinfer will not generate them for this model."""
+    from edgeinfer._errors import ConfigurationError
+    from edgeinfer._model.warmup import generated_inputs
+
+    feeds, why = generated_inputs(specs, seed=seed)
+    if feeds is None:
+        raise ConfigurationError(
+            f"the bench does not generate inputs for this model ({why}); give them with "
+            "--inputs FILE.npz"
+        )
+    return feeds

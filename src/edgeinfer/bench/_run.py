@@ -263,9 +263,9 @@ class Session:
 
 
 def _generated(specs: Sequence[TensorSpec], seed: int) -> Feeds:
-    from edgeinfer._model.inputs import generated_inputs
+    from edgeinfer.bench._references import generated
 
-    return generated_inputs(specs, seed=seed)
+    return generated(specs, seed)
 
 
 def _float_specs(specs: Sequence[TensorSpec]) -> list[TensorSpec]:

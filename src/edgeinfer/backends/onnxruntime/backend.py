@@ -158,6 +158,7 @@ class OnnxRuntimeBackend(HeldSpecs, Backend):
     formats: ClassVar[tuple[str, ...]] = ("onnx",)
     devices: ClassVar[tuple[str, ...]] = ("cpu", "gpu", "npu")
     extra: ClassVar[str | None] = "onnx"
+    operator_profiling: ClassVar[bool] = True
 
     def __init__(
         self,

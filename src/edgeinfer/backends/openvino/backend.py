@@ -101,6 +101,7 @@ class OpenVinoBackend(HeldSpecs, Backend):
     devices: ClassVar[tuple[str, ...]] = ("cpu", "gpu", "npu")
     extra: ClassVar[str | None] = "openvino"
     chooses_device: ClassVar[bool] = True
+    operator_profiling: ClassVar[bool] = True
 
     def __init__(self, compiled: Any, path: Path, device: str, details: dict[str, str]) -> None:
         self._compiled: Any = compiled

@@ -1,0 +1,105 @@
+"""The kit for backend authors: everything a backend package needs, and nothing else.
+
+A backend is one class::
+
+    from edgeinfer.backend import Backend, HeldSpecs, OpenOptions, check_options, translate_errors
+
+    class MyBackend(HeldSpecs, Backend):
+        name = "myruntime"
+        formats = ("onnx",)           # names from edgeinfer.backend.formats()
+        devices = ("cpu",)
+        extra = None                  # the pip extra of edgeinfer that brings the runtime, if any
+        @classmethod
+        def availability(cls): ...    # cheap, cached, never raises, imports nothing
+        @classmethod
+        def open(cls, path, device, options): ...   # imports the runtime; may raise
+        def run(self, feeds): ...
+        def close(self): ...
+
+registered with ``edgeinfer.register_backend("myruntime", "my_pkg.backend:MyBackend",
+formats=("onnx",), devices=("cpu",))`` or the entry-point group ``edgeinfer.backends``, and
+tested with ``edgeinfer.testing.BackendContract``. docs/writing-a-backend.md walks through one.
+
+Helpers: ``check_options`` (a backend's own ``options``), ``translate_errors`` / ``translated``
+with ``ErrorRule`` (native exceptions -> edgeinfer's error tree, chained), ``installed_version``
+(a distribution's version without importing it), ``captured_native_stderr`` (keep a C++
+runtime's noise off the user's terminal), ``check_onnx_file`` (refuse unsafe ONNX files before a
+runtime reads them; returns the graph's names, shapes and metadata), ``cache_dir`` /
+``write_cached`` / ``read_cached`` (the one folder edgeinfer writes to), ``quantize`` /
+``dequantize`` (affine quantisation, as TFLite rounds it).
+"""
+
+from __future__ import annotations
+
+from edgeinfer._errors import (
+    BackendUnavailable,
+    ConfigurationError,
+    DeviceError,
+    EdgeInferError,
+    InferenceError,
+    InvalidInput,
+    ModelError,
+    ModelIncompatible,
+    OutOfMemory,
+)
+from edgeinfer._kit.cache import cache_dir, read_cached, write_cached
+from edgeinfer._kit.contract import (
+    PRECISIONS,
+    Backend,
+    HeldSpecs,
+    OpenOptions,
+    Session,
+    check_options,
+)
+from edgeinfer._kit.errors import OUT_OF_MEMORY, ErrorRule, translate_errors, translated
+from edgeinfer._kit.native_stderr import captured_native_stderr
+from edgeinfer._kit.onnx_scan import OnnxFacts, OnnxValue, check_onnx_file
+from edgeinfer._kit.quantization import dequantize, quantize
+from edgeinfer._kit.versions import installed_version
+from edgeinfer._planning.devices import DEVICE_KINDS, DeviceRequest
+from edgeinfer._planning.formats import ModelFormat, formats, register_format
+from edgeinfer._planning.registry import BackendEntry, register_backend
+from edgeinfer._types import Availability, OperatorEvent, Quantization, TensorSpec
+
+__all__ = [
+    "DEVICE_KINDS",
+    "OUT_OF_MEMORY",
+    "PRECISIONS",
+    "Availability",
+    "Backend",
+    "BackendEntry",
+    "BackendUnavailable",
+    "ConfigurationError",
+    "DeviceError",
+    "DeviceRequest",
+    "EdgeInferError",
+    "ErrorRule",
+    "HeldSpecs",
+    "InferenceError",
+    "InvalidInput",
+    "ModelError",
+    "ModelFormat",
+    "ModelIncompatible",
+    "OnnxFacts",
+    "OnnxValue",
+    "OpenOptions",
+    "OperatorEvent",
+    "OutOfMemory",
+    "Quantization",
+    "Session",
+    "TensorSpec",
+    "cache_dir",
+    "captured_native_stderr",
+    "check_onnx_file",
+    "check_options",
+    "dequantize",
+    "formats",
+    "installed_version",
+    "quantize",
+    "read_cached",
+    "register_backend",
+    "register_format",
+    "translate_errors",
+    "translated",
+    "write_cached",
+]
