@@ -111,6 +111,27 @@ def edgetpu(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHONS[-1:])
+def conformance(session: nox.Session) -> None:
+    """ONNX backend node tests through edgeinfer.load against raw onnxruntime and OpenVINO.
+
+    Opt-in (a minute or two on two cores, not in the default sessions). The node test data ships
+    in the onnx 1.18.0 wheel: pip fetches it into edgeinfer's cache folder on first use; without
+    the package registry the tests skip. ``python tests/conformance.py`` writes the report."""
+    session.install("-q", "-e", ".[test,onnx,openvino]")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/test_conformance.py",
+        "-m",
+        "conformance",
+        "-rs",
+        *session.posargs,
+        env={"EDGEINFER_CONFORMANCE": "1"},
+    )
+
+
+@nox.session(python=PYTHONS[-1:])
 def bare(session: nox.Session) -> None:
     """No extras: import works and every load raises BackendUnavailable with the pip hint."""
     session.install("-q", ".", "pytest", "hypothesis")
