@@ -333,7 +333,8 @@ class Chain:
         if device_faults:  # a device failed: not the input's fault, whatever the others said
             raise first
         tried = "; ".join(f"{link.name} on {link.device}: {_text(why)}" for link, why in failures)
-        self._event("input-refused", first_link, None, tried)
+        others = f" (and {len(failures) - 1} more candidate(s))" if len(failures) > 1 else ""
+        self._event("input-refused", first_link, None, _text(first) + others)
         refused = InvalidInput(
             f"the model cannot run this input on any candidate ({tried}). The input matches the "
             "model's declared specs, but the model cannot take it: check its sizes and values "

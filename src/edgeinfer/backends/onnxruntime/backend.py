@@ -16,35 +16,36 @@ use QuantizeLinear/DequantizeLinear inside the graph), so ``float_io`` has nothi
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib.util
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from edgeinfer._errors import (
+from edgeinfer.backend import (
+    Availability,
+    Backend,
     BackendUnavailable,
     DeviceError,
-    EdgeInferError,
+    DeviceRequest,
+    HeldSpecs,
     InferenceError,
-    InvalidInput,
     ModelError,
     ModelIncompatible,
+    OnnxFacts,
+    OpenOptions,
+    OperatorEvent,
+    check_onnx_file,
+    check_options,
+    installed_version,
+    translate_errors,
+    translated,
 )
-from edgeinfer._kit.contract import Backend, HeldSpecs, OpenOptions, backend_options
-from edgeinfer._kit.onnx_scan import check_onnx_file
-from edgeinfer._kit.versions import installed_version
-from edgeinfer._planning.devices import DeviceRequest
-from edgeinfer._types import Availability, TensorSpec
-from edgeinfer.backends.onnxruntime.config import (
-    CPU,
-    OPTION_KEYS,
-    choose_providers,
-    session_options,
-)
+from edgeinfer.backends.onnxruntime.config import OPTION_KEYS, choose_providers, session_options
+from edgeinfer.backends.onnxruntime.errors import OPEN_RULES, RUN_RULES, provider_rule
+from edgeinfer.backends.onnxruntime.specs import dim_names, specs
 
 __all__ = ["OnnxRuntimeBackend"]
 
@@ -58,66 +59,6 @@ _DISTRIBUTIONS = (
     "onnxruntime-silicon",
     "onnxruntime-rocm",
 )
-_DTYPES = {
-    "tensor(float)": np.float32,
-    "tensor(float16)": np.float16,
-    "tensor(double)": np.float64,
-    "tensor(int8)": np.int8,
-    "tensor(int16)": np.int16,
-    "tensor(int32)": np.int32,
-    "tensor(int64)": np.int64,
-    "tensor(uint8)": np.uint8,
-    "tensor(uint16)": np.uint16,
-    "tensor(uint32)": np.uint32,
-    "tensor(uint64)": np.uint64,
-    "tensor(bool)": np.bool_,
-    "tensor(string)": np.object_,
-}
-# Native error class name -> edgeinfer error, when opening and when running.
-_OPEN_ERRORS: dict[str, type[EdgeInferError]] = {
-    "NotImplemented": ModelIncompatible,
-    "EPFail": DeviceError,
-    "DeviceReset": DeviceError,
-    "ModelRequiresCompilation": ModelIncompatible,
-}
-# Messages of ``Fail`` that mean "a valid model this build cannot run", not "a broken file".
-_UNSUPPORTED_MARKERS = (
-    "is not a registered function/op",
-    "ValidateOpsetForDomain",
-    "is under development",
-    "NOT_IMPLEMENTED",
-    "Could not find an implementation",
-)
-_RUN_ERRORS: dict[str, type[EdgeInferError]] = {
-    "InvalidArgument": InvalidInput,
-    "EPFail": DeviceError,
-    "DeviceReset": DeviceError,
-}
-
-
-@contextlib.contextmanager
-def _opening(path: Path, provider: str = CPU) -> Iterator[None]:
-    """Map onnxruntime's exceptions while opening to edgeinfer's, keeping the original chained."""
-    try:
-        yield
-    except EdgeInferError:
-        raise
-    except Exception as error:
-        message = str(error).strip()
-        kind = _OPEN_ERRORS.get(type(error).__name__, ModelError)
-        if kind is ModelError and any(marker in message for marker in _UNSUPPORTED_MARKERS):
-            kind = ModelIncompatible  # valid ONNX that this onnxruntime cannot run
-        elif provider != CPU and provider.removesuffix("ExecutionProvider") in message:
-            kind = DeviceError  # the accelerator's provider failed to initialise
-        raise kind(f"onnxruntime cannot open {path.name}: {message}") from error
-
-
-def _run_error(error: Exception, path: Path) -> EdgeInferError:
-    """The edgeinfer error for an exception raised by ``InferenceSession.run``."""
-    kind = _RUN_ERRORS.get(type(error).__name__, InferenceError)
-    error_out = kind(f"onnxruntime failed to run {path.name}: {str(error).strip()}")
-    error_out.__cause__ = error
-    return error_out
 
 
 @functools.lru_cache(maxsize=1)
@@ -133,22 +74,6 @@ def _availability() -> Availability:
     return Availability(
         True, f"onnxruntime {version or '(unknown version)'} is installed", None, version
     )
-
-
-def _spec(arg: Any) -> TensorSpec:
-    dtype = _DTYPES.get(arg.type)
-    if dtype is None:
-        raise ModelIncompatible(
-            f"tensor {arg.name!r} has type {arg.type}; edgeinfer handles numeric, bool and string "
-            "tensors only"
-        )
-    shape = arg.shape
-    dims = (
-        None
-        if shape is None
-        else tuple(d if isinstance(d, int) and d >= 0 else None for d in shape)
-    )
-    return TensorSpec(arg.name, dims, np.dtype(dtype))
 
 
 class OnnxRuntimeBackend(HeldSpecs, Backend):
@@ -167,6 +92,7 @@ class OnnxRuntimeBackend(HeldSpecs, Backend):
         device: str,
         options: OpenOptions,
         providers: list[tuple[str, dict[str, str]]] | None = None,
+        facts: OnnxFacts | None = None,
     ) -> None:
         self._session: Any = session
         self._path = path
@@ -175,14 +101,13 @@ class OnnxRuntimeBackend(HeldSpecs, Backend):
         self._providers = providers or [("CPUExecutionProvider", {})]
         self._threads = options.threads
         self._float_io = options.float_io
-        self._inputs = tuple(_spec(arg) for arg in session.get_inputs())
-        self._outputs = tuple(_spec(arg) for arg in session.get_outputs())
+        self._inputs = specs(session.get_inputs(), facts)
+        self._outputs = specs(session.get_outputs(), facts)
         self._output_names = [spec.name for spec in self._outputs]
         self._single_output = self._output_names[0] if len(self._output_names) == 1 else None
-        self._dim_names = {
-            arg.name: tuple(d if isinstance(d, str) and d else None for d in arg.shape or ())
-            for arg in session.get_inputs()
-        }
+        self._dim_names = dim_names(session.get_inputs())
+        self._metadata = dict(session.get_modelmeta().custom_metadata_map)
+        self._what = f"onnxruntime failed to run {path.name}"
 
     @classmethod
     def availability(cls) -> Availability:
@@ -190,13 +115,13 @@ class OnnxRuntimeBackend(HeldSpecs, Backend):
 
     @classmethod
     def open(cls, path: Path, device: DeviceRequest, options: OpenOptions) -> OnnxRuntimeBackend:
-        extra = backend_options(cls.name, options.extra, OPTION_KEYS)
+        extra = check_options(cls.name, options.extra, OPTION_KEYS)
         if options.precision not in (None, "fp32"):
             raise ModelIncompatible(
                 f"onnxruntime runs the model's own precision and cannot convert to "
                 f"{options.precision}; give an already converted model, or another backend"
             )
-        check_onnx_file(path)
+        facts = check_onnx_file(path)
         try:
             import onnxruntime as ort
         except Exception as error:  # ImportError, or an OSError from a missing .so on boards
@@ -206,7 +131,9 @@ class OnnxRuntimeBackend(HeldSpecs, Backend):
         providers = choose_providers(ort.get_available_providers(), device, extra)
         settings = session_options(ort, options.threads, extra)
         wanted = providers[0][0]
-        with _opening(path, wanted):
+        what = f"onnxruntime cannot open {path.name}"
+        rules = (*OPEN_RULES, provider_rule(wanted)) if device.kind != "cpu" else OPEN_RULES
+        with translate_errors(what, rules, default=ModelError):
             # enable_fallback=0: onnxruntime would otherwise retry on the CPU silently (printing
             # to stdout) when a provider fails, at creation and at run time.
             session = ort.InferenceSession(
@@ -220,11 +147,14 @@ class OnnxRuntimeBackend(HeldSpecs, Backend):
                 "usually a missing driver or CUDA/cuDNN library. Set options {'onnxruntime': "
                 "{'session_options': {'log_severity_level': 0}}} to see onnxruntime's reason"
             )
-        with _opening(path):
-            return cls(session, path, device.id, options, providers)
+        with translate_errors(what, OPEN_RULES, default=ModelError):
+            return cls(session, path, device.id, options, providers, facts)
 
     def dim_names(self) -> Mapping[str, tuple[str | None, ...]]:
         return self._dim_names
+
+    def metadata(self) -> Mapping[str, str]:
+        return self._metadata
 
     def details(self) -> Mapping[str, str]:
         session = self._session
@@ -246,12 +176,14 @@ class OnnxRuntimeBackend(HeldSpecs, Backend):
         try:
             results = session.run(self._output_names, feeds)
         except Exception as error:
-            raise _run_error(error, self._path) from error
+            raise translated(error, self._what, RUN_RULES) from error
         if self._single_output is not None:
             return {self._single_output: results[0]}
         return dict(zip(self._output_names, results))  # noqa: B905 - one result per name
 
-    def operator_events(self, feeds: Mapping[str, np.ndarray], runs: int) -> list[Any]:
+    def operator_events(
+        self, feeds: Mapping[str, np.ndarray], runs: int
+    ) -> Sequence[OperatorEvent]:
         """Per-node times from onnxruntime's own profiler, on a separate profiling session."""
         from edgeinfer.backends.onnxruntime.profile import operator_events
 

@@ -14,46 +14,50 @@ OpenVINO's default lowered it (bf16 on CPUs with AMX or AVX512-BF16).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib.util
 import logging
 import queue
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from edgeinfer._errors import (
+from edgeinfer.backend import (
+    Availability,
+    Backend,
     BackendUnavailable,
-    DeviceError,
-    EdgeInferError,
+    DeviceRequest,
+    HeldSpecs,
     InferenceError,
     ModelError,
     ModelIncompatible,
+    OnnxFacts,
+    OpenOptions,
+    OperatorEvent,
+    captured_native_stderr,
+    check_onnx_file,
+    check_options,
+    installed_version,
+    translate_errors,
+    translated,
 )
-from edgeinfer._kit.contract import Backend, HeldSpecs, OpenOptions, backend_options
-from edgeinfer._kit.native_stderr import captured_native_stderr
-from edgeinfer._kit.onnx_scan import check_onnx_file
-from edgeinfer._kit.versions import installed_version
-from edgeinfer._planning.devices import DeviceRequest
-from edgeinfer._types import Availability, TensorSpec
 from edgeinfer.backends.openvino.config import (
     OPTION_KEYS,
     compile_config,
     edgeinfer_precision,
     openvino_device,
 )
+from edgeinfer.backends.openvino.errors import COMPILE_RULES, READ_RULES, RUN_RULES
+from edgeinfer.backends.openvino.ports import port_specs
 
 __all__ = ["OpenVinoBackend"]
 
 _log = logging.getLogger("edgeinfer")
 _HINT = "pip install 'edgeinfer[openvino]'"
 _QUANTISED_OPS = {"FakeQuantize", "FakeConvert"}
-# Read failures that mean "a valid model with operators OpenVINO cannot convert", not "broken".
-_NO_CONVERSION = ("No conversion rule found", "OpConversionFailure", "is not supported")
-_UNSUPPORTED = ("Cannot create", "not supported", "Unsupported", "is not implemented")
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,35 +66,6 @@ def _availability() -> Availability:
         return Availability(False, "openvino is not installed", _HINT)
     found = installed_version("openvino")
     return Availability(True, f"openvino {found or '(unknown version)'} is installed", None, found)
-
-
-def _spec(port: Any) -> TensorSpec:
-    shape = port.get_partial_shape()
-    dims = (
-        None
-        if shape.rank.is_dynamic
-        else tuple(None if dim.is_dynamic else dim.get_length() for dim in shape)
-    )
-    return TensorSpec(port.get_any_name(), dims, np.dtype(port.get_element_type().to_dtype()))
-
-
-@contextlib.contextmanager
-def _translated(path: Path, stage: str) -> Iterator[None]:
-    """OpenVINO raises RuntimeError for everything: read the message to choose our error."""
-    try:
-        yield
-    except EdgeInferError:
-        raise
-    except Exception as error:
-        message = str(error).strip()
-        if stage == "read":
-            kind = ModelIncompatible if any(m in message for m in _NO_CONVERSION) else ModelError
-            raise kind(f"openvino cannot read {path.name}: {message}") from error
-        if any(marker in message for marker in _UNSUPPORTED):
-            raise ModelIncompatible(f"openvino cannot compile {path.name}: {message}") from error
-        if "Cannot load library" in message or "plugin" in message.lower():
-            raise DeviceError(f"openvino's device plugin failed: {message}") from error
-        raise ModelIncompatible(f"openvino cannot compile {path.name}: {message}") from error
 
 
 class OpenVinoBackend(HeldSpecs, Backend):
@@ -103,16 +78,31 @@ class OpenVinoBackend(HeldSpecs, Backend):
     chooses_device: ClassVar[bool] = True
     operator_profiling: ClassVar[bool] = True
 
-    def __init__(self, compiled: Any, path: Path, device: str, details: dict[str, str]) -> None:
+    def __init__(
+        self,
+        compiled: Any,
+        path: Path,
+        device: str,
+        details: dict[str, str],
+        facts: OnnxFacts | None = None,
+    ) -> None:
         self._compiled: Any = compiled
         self._path = path
         self._device = device
         self._details = details
-        self._inputs = tuple(_spec(port) for port in compiled.inputs)
-        self._outputs = tuple(_spec(port) for port in compiled.outputs)
+        self._inputs = port_specs(compiled.inputs, facts, outputs=False)
+        self._outputs = port_specs(compiled.outputs, facts, outputs=True)
         self._output_names = [spec.name for spec in self._outputs]
-        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()  # infer requests, one per caller
+        # Inputs are fed by port index, so our names never meet OpenVINO's name lookup.
+        self._index = {spec.name: index for index, spec in enumerate(self._inputs)}
+        self._metadata = dict(facts.metadata) if facts is not None else {}
+        # Infer requests, one per concurrent caller; they belong to one compiled model.
+        self._idle: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._recompile: Any = None  # compiles the model again (after a failed call)
         self._profiled: Any = None  # compiles a copy with performance counters, on demand
+        self._stale = False
+        self._lock = threading.Lock()
+        self._what = f"openvino failed to run {path.name}"
 
     @classmethod
     def availability(cls) -> Availability:
@@ -120,9 +110,10 @@ class OpenVinoBackend(HeldSpecs, Backend):
 
     @classmethod
     def open(cls, path: Path, device: DeviceRequest, options: OpenOptions) -> OpenVinoBackend:
-        extra = backend_options(cls.name, options.extra, OPTION_KEYS)
-        if path.suffix.lower() != ".xml":
-            check_onnx_file(path)  # refuse unsafe external data before OpenVINO reads the file
+        extra = check_options(cls.name, options.extra, OPTION_KEYS)
+        facts = None
+        if path.suffix.lower() != ".xml":  # refuse unsafe ONNX before OpenVINO reads the file
+            facts = check_onnx_file(path)
         try:
             with captured_native_stderr():
                 import openvino
@@ -130,15 +121,18 @@ class OpenVinoBackend(HeldSpecs, Backend):
             raise BackendUnavailable(cls.name, f"import openvino failed: {error}", _HINT) from error
         core = openvino.Core()
         device_name = openvino_device(device, core.available_devices)
-        with _translated(path, "read"):
+        with translate_errors(f"openvino cannot read {path.name}", READ_RULES, ModelError):
             model = core.read_model(str(path))
         _check_int8(model, options.precision, path)
         config = compile_config(options.threads, options.precision, extra, device_name)
-        with _translated(path, "compile"), captured_native_stderr() as native:
+        what = f"openvino cannot compile {path.name}"
+        with translate_errors(what, COMPILE_RULES), captured_native_stderr() as native:
             compiled = core.compile_model(model, device_name, config)
         for line in native.lines():
             _log.debug("openvino (native): %s", line)
-        instance = cls(compiled, path, *_what_runs(compiled, device, device_name, options, path))
+        runs_on, details = _what_runs(compiled, device, device_name, options, path)
+        instance = cls(compiled, path, runs_on, details, facts)
+        instance._recompile = lambda: core.compile_model(model, device_name, config)
         instance._profiled = lambda: core.compile_model(
             model, device_name, {**config, "PERF_COUNT": True}
         )
@@ -148,34 +142,60 @@ class OpenVinoBackend(HeldSpecs, Backend):
     def details(self) -> Mapping[str, str]:
         return self._details
 
+    def metadata(self) -> Mapping[str, str]:
+        return self._metadata
+
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        compiled = self._compiled
+        if self._stale:
+            self._renew()
+        compiled, idle = self._compiled, self._idle
         if compiled is None:
             raise InferenceError(f"openvino model {self._path.name} is closed")
         try:
-            request = self._idle.get_nowait()
+            request = idle.get_nowait()
         except queue.Empty:
             request = compiled.create_infer_request()
+        index = self._index
+        # share_inputs=True reads the caller's arrays in place; OpenVINO refuses read-only
+        # ones (a 0-d array from np.array(3.0) is), so those are copied.
+        inputs = {
+            index[name]: array if array.flags.writeable else np.array(array)
+            for name, array in feeds.items()
+        }
         try:
             # share_outputs=False: results are copies, never buffers the next call overwrites.
-            results = request.infer(dict(feeds), share_inputs=True, share_outputs=False)
+            results = request.infer(inputs, share_inputs=True, share_outputs=False)
             arrays = results.to_tuple()
         except Exception as error:
-            raise InferenceError(f"openvino failed to run {self._path.name}: {error}") from error
-        finally:
-            self._idle.put(request)
+            # After a failed call OpenVINO's CPU plugin can keep failing good inputs, on every
+            # request of that compiled model (an empty OCR line poisons its shape caches): the
+            # model is compiled again before the next call.
+            self._stale = True
+            raise translated(error, self._what, RUN_RULES) from error
+        idle.put(request)
         return dict(zip(self._output_names, arrays, strict=True))
 
-    def operator_events(self, feeds: Mapping[str, np.ndarray], runs: int) -> list[Any]:
+    def _renew(self) -> None:
+        with self._lock:
+            if not self._stale or self._recompile is None:
+                return
+            with translate_errors(f"openvino cannot compile {self._path.name} again"):
+                compiled = self._recompile()
+            self._compiled, self._idle = compiled, queue.SimpleQueue()
+            self._stale = False
+            _log.info("openvino compiled %s again after a failed call", self._path.name)
+
+    def operator_events(
+        self, feeds: Mapping[str, np.ndarray], runs: int
+    ) -> Sequence[OperatorEvent]:
         """Per-node times from OpenVINO's performance counters (a copy compiled with
         ``PERF_COUNT``). OpenVINO gives durations, not start times: nodes are laid end to end."""
-        from edgeinfer._model.profile import OperatorEvent
-
         request = self._profiled().create_infer_request()
         events: list[OperatorEvent] = []
         clock = 0.0
+        inputs = {self._index[name]: np.array(array) for name, array in feeds.items()}
         for run in range(runs):
-            request.infer(dict(feeds))
+            request.infer(inputs)
             for info in request.profiling_info:
                 if str(info.status).endswith("NOT_RUN"):
                     continue
@@ -190,7 +210,7 @@ class OpenVinoBackend(HeldSpecs, Backend):
 
     def close(self) -> None:
         self._compiled = None
-        self._profiled = None
+        self._profiled = self._recompile = None
         self._idle = queue.SimpleQueue()
 
 
