@@ -6,8 +6,9 @@ The cases, modes and comparison rules are in ``conformance.py``. The data (onnx 
 tests) is fetched with pip into edgeinfer's cache folder on first use; the tests skip with the
 reason when pip cannot reach the package registry. The whole run takes about a minute on two
 cores and is part of the default run; ``pytest -m "not conformance"`` or
-``EDGEINFER_CONFORMANCE=0`` leaves it out, ``nox -s conformance`` runs only it. A failure names the report it wrote (every
-lost case by cause, with ``warmup=0`` reruns); ``python tests/conformance.py`` writes the same.
+``EDGEINFER_CONFORMANCE=0`` leaves it out, ``nox -s conformance`` runs only it. A failure names
+the report it wrote (every lost case by cause, with ``warmup=0`` reruns); ``python
+tests/conformance.py`` writes the same.
 """
 
 from __future__ import annotations
