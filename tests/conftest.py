@@ -112,3 +112,6 @@ def clean_registry() -> Iterator[None]:
         if name not in before or _registry._entries[name] != before[name]:
             _registry.unregister_backend(name)
     _registry._entries.update(before)
+
+
+pytest_plugins = ["pytester"]

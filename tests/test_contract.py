@@ -269,3 +269,31 @@ def test_mobilenet_is_deterministic_and_sensible(backend: str, model_dir: Path) 
     assert first.shape == (1, 1000)
     assert np.isfinite(first).all()
     assert 0.1 < float(first.std()) < 1000  # He-initialised: activations neither vanish nor blow up
+
+
+# --- the shipped suite (edgeinfer.testing.BackendContract), as a third-party backend uses it ----
+from edgeinfer.testing import BackendContract  # noqa: E402
+
+
+class TestOnnxRuntimeContract(BackendContract):
+    backend = "onnxruntime"
+
+    @pytest.fixture(params=["one_op", "multi_io", "dynamic_batch"])
+    def model_path(self, request: pytest.FixtureRequest, model_dir: Path) -> Path:
+        return build_workload("onnxruntime", request.param, model_dir)
+
+
+class TestLiteRtContract(BackendContract):
+    backend = "litert"
+
+    @pytest.fixture(params=["small_cnn", "small_cnn_int8", "two_in_two_out", "dynamic_batch"])
+    def model_path(self, request: pytest.FixtureRequest, model_dir: Path) -> Path:
+        return build_workload("litert", request.param, model_dir)
+
+
+class TestOpenVinoContract(BackendContract):
+    backend = "openvino"
+
+    @pytest.fixture(params=["one_op", "multi_io", "dynamic_batch_ir"])
+    def model_path(self, request: pytest.FixtureRequest, model_dir: Path) -> Path:
+        return build_workload("openvino", request.param, model_dir)

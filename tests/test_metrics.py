@@ -93,3 +93,23 @@ def test_register_with_prometheus_client(model: edgeinfer.Model) -> None:
     metrics.register({"relu": model}, system=False, registry=registry)
     text = client.generate_latest(registry).decode()
     assert 'edgeinfer_calls_total{backend="onnxruntime",device="cpu",model="relu"}' in text
+
+
+def test_own_writer_spells_special_values_as_the_format_says() -> None:
+    family = metrics.Family("edgeinfer_test", "gauge", "help with \\ and\nnewline")
+    for label, value in (("up", float("inf")), ("down", float("-inf")), ("nan", float("nan"))):
+        family.add({"case": label, "quote": 'a "b"\\c'}, value)
+    family.add({"case": "finite", "quote": ""}, 1e-7)
+    text = metrics._text([family])
+    assert 'case="up",quote="a \\"b\\"\\\\c"} +Inf' in text
+    assert "} -Inf" in text
+    assert "} NaN" in text
+    assert "# HELP edgeinfer_test help with \\\\ and\\nnewline" in text
+    parser = pytest.importorskip("prometheus_client.parser")
+    (parsed,) = parser.text_string_to_metric_families(text)
+    values = {sample.labels["case"]: sample.value for sample in parsed.samples}
+    assert values["up"] == float("inf")
+    assert values["down"] == float("-inf")
+    assert np.isnan(values["nan"])
+    assert values["finite"] == 1e-7
+    assert parsed.documentation == "help with \\ and\nnewline"

@@ -12,8 +12,10 @@ uses the client's own writer. Values that are unknown are left out, never report
 from __future__ import annotations
 
 import importlib.util
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -40,16 +42,20 @@ class Family:
             self.samples.append((dict(labels), float(value)))
 
 
+def _name(model: Model) -> str:
+    return Path(model.candidates[0].file).name  # the file that opened at load
+
+
 def _models(models: Model | Mapping[str, Model] | Sequence[Model] | None) -> list[tuple[str, Any]]:
     from edgeinfer._model.model import Model
 
     if models is None:
         return []
     if isinstance(models, Model):
-        return [(models._chain.links[0].candidate.file.name, models)]
+        return [(_name(models), models)]
     if isinstance(models, Mapping):
         return list(models.items())
-    return [(model._chain.links[0].candidate.file.name, model) for model in models]
+    return [(_name(model), model) for model in models]
 
 
 def _model_families(
@@ -88,12 +94,9 @@ def _model_families(
             latency.add({**labels, "quantile": quantile}, getattr(stats, attribute))
         mean.add(labels, stats.mean)
         throughput.add(labels, stats.throughput)
-        kinds: dict[str, int] = {}
-        for event in model.history:
-            kinds[event.kind] = kinds.get(event.kind, 0) + 1
-        for kind, count in sorted(kinds.items()):
+        for kind, count in sorted(model.event_counts.items()):  # totals, never trimmed
             switches.add({"model": name, "kind": kind}, count)
-        preferred.add({"model": name}, int(model._chain.active is model._chain.links[0]))
+        preferred.add({"model": name}, int(model.candidates[0].state == "serving"))
         if with_health:
             current = model.health()
             snapshots.append(current.system)  # reused for the system metrics: one sample
@@ -153,16 +156,31 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _number(value: float) -> str:
+    """A sample value as the text format spells it: ``+Inf``, ``-Inf``, ``NaN``, else Go's
+    float syntax, which Python's ``repr`` matches for finite floats."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
 def _text(families: Iterable[Family]) -> str:
+    """Prometheus' text exposition format 0.0.4, written by hand for installs without
+    prometheus-client (tests parse it with prometheus-client's own parser)."""
     lines = []
     for family in families:
-        lines.append(f"# HELP {family.name} {family.help}")
+        lines.append(f"# HELP {family.name} {_escape_help(family.help)}")
         lines.append(f"# TYPE {family.name} {family.kind}")
         for labels, value in family.samples:
             inner = ",".join(f'{key}="{_escape(val)}"' for key, val in labels.items())
-            lines.append(
-                f"{family.name}{{{inner}}} {value!r}" if inner else f"{family.name} {value!r}"
-            )
+            sample = f"{family.name}{{{inner}}}" if inner else family.name
+            lines.append(f"{sample} {_number(value)}")
     return "\n".join(lines) + "\n"
 
 

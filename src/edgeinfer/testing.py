@@ -76,7 +76,8 @@ class BackendContract:
 
     # --- fixtures -------------------------------------------------------------------------
     @pytest.fixture
-    def backend_class(self) -> type[Backend]:
+    def backend_class(self, model_path: Path) -> type[Backend]:
+        # model_path first: a subclass's fixtures may register the backend and its format
         cls = backend_class(self.backend)
         found = cls.availability()
         if not found.available:

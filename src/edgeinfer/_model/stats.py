@@ -8,15 +8,17 @@ recorder never locks the hot path.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+
+import numpy as np
 
 from edgeinfer._types import _ToDict
 
 __all__ = ["BASELINE_CALLS", "DEFAULT_WINDOW", "LatencyRecorder", "LatencyStats", "stats_of"]
 
 DEFAULT_WINDOW = 4096
+_QUANTILES = (50.0, 90.0, 95.0, 99.0, 99.9)  # numpy's default (linear) interpolation
 BASELINE_CALLS = 50  # the first calls after the cold one set the latency baseline
 
 
@@ -56,14 +58,6 @@ class LatencyStats(_ToDict):
         )
 
 
-def _percentile(ordered: Sequence[float], q: float) -> float:
-    """Linear interpolation between closest ranks, as ``numpy.percentile``'s default."""
-    position = (len(ordered) - 1) * q / 100.0
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def stats_of(
     durations_ns: Sequence[int],
     *,
@@ -94,21 +88,20 @@ def stats_of(
             warmup=warmup,
             load_ms=load_ms,
         )
-    ordered = sorted(d / 1000.0 for d in durations_ns)
-    mean = math.fsum(ordered) / n
-    std = math.sqrt(math.fsum((x - mean) ** 2 for x in ordered) / n)
+    micros = np.asarray(durations_ns, dtype=np.float64) / 1000.0
+    p50, p90, p95, p99, p999 = (float(q) for q in np.percentile(micros, _QUANTILES))
     return LatencyStats(
         count=total,
         window=n,
-        mean=mean,
-        std=std,
-        min=ordered[0],
-        max=ordered[-1],
-        p50=_percentile(ordered, 50),
-        p90=_percentile(ordered, 90),
-        p95=_percentile(ordered, 95),
-        p99=_percentile(ordered, 99),
-        p999=_percentile(ordered, 99.9),
+        mean=float(micros.mean()),
+        std=float(micros.std()),
+        min=float(micros.min()),
+        max=float(micros.max()),
+        p50=p50,
+        p90=p90,
+        p95=p95,
+        p99=p99,
+        p999=p999,
         throughput=n / (span_ns / 1e9) if span_ns else None,
         first_call=first_call,
         warmup=warmup,

@@ -14,6 +14,8 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from edgeinfer._model.stats import stats_of
 
 __all__ = ["CV_WARN", "MIN_SEGMENT_QUERIES", "SEGMENTS", "summarize"]
@@ -21,13 +23,6 @@ __all__ = ["CV_WARN", "MIN_SEGMENT_QUERIES", "SEGMENTS", "summarize"]
 SEGMENTS = 5
 MIN_SEGMENT_QUERIES = 4
 CV_WARN = 0.10
-
-
-def _percentile(ordered: Sequence[float], q: float) -> float:
-    position = (len(ordered) - 1) * q / 100.0
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def variation(latencies_ns: Sequence[int]) -> dict[str, Any]:
@@ -57,8 +52,8 @@ def summarize(latencies_ns: Sequence[int], wall_s: float, samples_per_query: int
     """Latency figures (us), throughput (samples/s) and variation of one loop."""
     stats = stats_of(latencies_ns)
     ordered = sorted(d / 1000.0 for d in latencies_ns)
-    p25 = _percentile(ordered, 25) if ordered else None
-    p75 = _percentile(ordered, 75) if ordered else None
+    p25 = float(np.percentile(ordered, 25)) if ordered else None
+    p75 = float(np.percentile(ordered, 75)) if ordered else None
     latency = {
         "min": stats.min,
         "mean": stats.mean,

@@ -7,22 +7,15 @@ neither needs a display nor changes the process's pyplot backend or state.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 __all__ = ["PERCENTILES", "plot_cdf"]
 
 PERCENTILES = (50.0, 90.0, 99.0)
 _HINT = "--plot needs matplotlib: pip install matplotlib"
-
-
-def _percentile(ordered: Sequence[float], q: float) -> float:
-    """Linear interpolation between closest ranks (``numpy.percentile``'s default)."""
-    position = (len(ordered) - 1) * q / 100.0
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def _format_us(us: float) -> str:
@@ -53,7 +46,7 @@ def plot_cdf(runs: list[dict[str, Any]], path: Path) -> None:
             axes.plot([], [], label=f"{label} (no data)")
             continue
         n = len(values)
-        marks = [_percentile(values, q) for q in PERCENTILES]
+        marks = [float(np.percentile(values, q)) for q in PERCENTILES]
         summary = ", ".join(
             f"p{q:g} {_format_us(v)}" for q, v in zip(PERCENTILES, marks, strict=True)
         )
