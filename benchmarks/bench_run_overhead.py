@@ -10,6 +10,11 @@ A third arm calls edgeinfer's own InferenceSession directly. Against it, Model.r
 wrapper's cost alone; against the raw session it shows how much two sessions of one file differ
 by themselves (memory placement), which is the noise floor of the headline ratio.
 
+A fourth arm calls that session's pybind binding (``session._sess.run``), which is what
+edgeinfer's backend calls: ``InferenceSession.run`` re-checks the feeds' names in Python, which
+``Model.run`` has already done. Against it, Model.run's ratio is the Python layers edgeinfer adds
+(input check, timing, fallback bookkeeping) with nothing taken off.
+
 Targets: ratio <= 1.15 on the one-op model, <= 1.03 on MobileNetV2. Always exits 0.
 
     python benchmarks/bench_run_overhead.py [--quick]
@@ -47,11 +52,12 @@ from _common import (
 BENCH = "run_overhead"
 TARGETS = {ONE_OP: 1.15, MOBILENET: 1.03}
 THREADS = 1
-EDGE, RAW, SAME = "edgeinfer", "raw", "same"
+EDGE, RAW, SAME, BINDING = "edgeinfer", "raw", "same", "binding"
 LABELS = {
     EDGE: "edgeinfer Model.run(x)",
     RAW: "raw session.run(None, feeds)",
     SAME: "edgeinfer's own session, raw call",
+    BINDING: "that session's binding _sess.run",
 }
 
 
@@ -86,6 +92,8 @@ def _open_arms(name: str, path: Path) -> tuple[Any, dict[str, Arm]]:
         print("  note: edgeinfer's session is out of reach (internals moved): no same-session arm")
         return model, arms
     arms[SAME] = (own.run, (None, feeds))
+    names = [spec.name for spec in model.outputs]
+    arms[BINDING] = (own._sess.run, (names, feeds, None))
     differences = settings_difference(own, raw)
     if differences:
         print("  WARNING: the two sessions differ, the comparison is not like for like:")
@@ -127,6 +135,11 @@ def report(outcome: Interleaved) -> None:
         print(ratio_line(outcome, SAME, RAW, "session vs session (noise floor)", None))
         detail += f"; same-session {outcome.ratio(EDGE, SAME):.3f}"
         detail += f"; session-vs-session {outcome.ratio(SAME, RAW):.3f}"
+    if BINDING in medians:
+        print(ratio_line(outcome, EDGE, BINDING, "edgeinfer's layers (vs the binding)", None))
+        added = medians[EDGE] - medians[BINDING]
+        print(f"    {'added by edgeinfer':<36} {format_duration(added):>10}")
+        detail += f"; vs binding {outcome.ratio(EDGE, BINDING):.3f}"
     print(result_line(BENCH, outcome.name, outcome.ratio(EDGE, RAW), target, detail))
 
 

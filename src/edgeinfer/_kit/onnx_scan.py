@@ -31,6 +31,7 @@ __all__ = [
     "check_onnx_file",
     "external_data_locations",
     "read_facts",
+    "scan",
 ]
 
 _VARINT, _I64, _LEN, _I32 = 0, 1, 2, 5
@@ -113,21 +114,58 @@ def _fields(buf: Buffer, start: int, end: int) -> Iterator[tuple[int, int, int, 
 
 
 def _tensor_location(buf: Buffer, start: int, end: int) -> tuple[str, str | None, bool]:
-    """Return ``(tensor name, external location or None, marked external)``."""
+    """Return ``(tensor name, external location or None, marked external)``.
+
+    The hottest loop of the scan (a model holds hundreds of tensors), written out instead of
+    going through ``_fields``: it skips every field but the name and the external-data ones.
+    """
     name, location, external = "", None, False
-    for field, wire, a, b in _fields(buf, start, end):
-        if field == _TENSOR_NAME and wire == _LEN:
-            name = buf[a:b].decode("utf-8", "replace")
-        elif field == _TENSOR_DATA_LOCATION and wire == _VARINT:
-            external = a == 1
-        elif field == _TENSOR_EXTERNAL_DATA and wire == _LEN:
-            key = value = None
-            for entry_field, entry_wire, c, d in _fields(buf, a, b):
+    pos = start
+    while pos < end:
+        key = buf[pos]
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = _varint(buf, pos, end)
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            raise ProtobufError(f"field number 0 at byte {pos}")
+        if wire == _VARINT:
+            if pos < end and buf[pos] < 0x80:
+                value, pos = buf[pos], pos + 1
+            else:
+                value, pos = _varint(buf, pos, end)
+            if number == _TENSOR_DATA_LOCATION:
+                external = value == 1
+            continue
+        if wire == _LEN:
+            if pos < end and buf[pos] < 0x80:
+                length, pos = buf[pos], pos + 1
+            else:
+                length, pos = _varint(buf, pos, end)
+            stop = pos + length
+        elif wire == _I64:
+            stop = pos + 8
+        elif wire == _I32:
+            stop = pos + 4
+        else:
+            raise ProtobufError(f"unsupported wire type {wire} at byte {pos}")
+        if stop > end:
+            raise ProtobufError(f"field {number} runs past the end of its message (byte {pos})")
+        if number == _TENSOR_NAME and wire == _LEN:
+            name = bytes(buf[pos:stop]).decode("utf-8", "replace")
+        elif number == _TENSOR_EXTERNAL_DATA and wire == _LEN:
+            key_text = value_text = None
+            for entry_field, entry_wire, c, d in _fields(buf, pos, stop):
                 if entry_wire == _LEN and entry_field in (1, 2):
-                    text = buf[c:d].decode("utf-8", "replace")
-                    key, value = (text, value) if entry_field == 1 else (key, text)
-            if key == "location":
-                location = value
+                    text = bytes(buf[c:d]).decode("utf-8", "replace")
+                    if entry_field == 1:
+                        key_text = text
+                    else:
+                        value_text = text
+            if key_text == "location":
+                location = value_text
+        pos = stop
     return name, location, external
 
 
@@ -142,8 +180,19 @@ def _walk(
             continue
         if kind == "tensor":
             yield _tensor_location(buf, a, b)
-        else:
+        elif kind != "node" or _may_hold_external_data(buf, a, b):
             yield from _walk(buf, a, b, _LAYOUTS[kind], depth + 1)
+
+
+# A tensor stored outside the file says so with an external_data entry whose key is "location",
+# or with data_location = EXTERNAL (field 14, varint 1: bytes 0x70 0x01). A node whose bytes hold
+# neither cannot hold such a tensor, at any depth: searching its bytes in C is much cheaper than
+# walking its attributes in Python, and most nodes of a real model are skipped this way.
+_EXTERNAL_MARKS = (b"location", b"\x70\x01")
+
+
+def _may_hold_external_data(buf: Buffer, start: int, end: int) -> bool:
+    return any(buf.find(mark, start, end) >= 0 for mark in _EXTERNAL_MARKS)
 
 
 def external_data_locations(buf: Buffer) -> list[tuple[str, str | None]]:
@@ -236,38 +285,61 @@ def _value(buf: Buffer, a: int, b: int) -> OnnxValue:
     return OnnxValue(name, dims, kind)
 
 
-def read_facts(buf: Buffer) -> OnnxFacts:
-    """The facts of a ModelProto (``ProtobufError`` when it is not one)."""
+def scan(buf: Buffer) -> tuple[list[tuple[str, str | None]], OnnxFacts]:
+    """One pass over a ModelProto: every tensor marked as external data, as ``(tensor name,
+    location)``, and the file's facts. Raises ``ProtobufError`` when it is not a ModelProto."""
     opsets: list[tuple[str, int]] = []
     metadata: dict[str, str] = {}
     inputs: list[OnnxValue] = []
     outputs: list[OnnxValue] = []
     initializers: set[str] = set()
-    for field_number, wire, a, b in _fields(buf, 0, len(buf)):
+    found: list[tuple[str, str | None, bool]] = []
+    graph_layout = _LAYOUTS["graph"]
+    saw_graph = False
+    for number, wire, a, b in _fields(buf, 0, len(buf)):
         if wire != _LEN:
             continue
-        if field_number == 8:  # opset_import
-            domain, version = _pair(buf, a, b)
-            opsets.append((domain, version if isinstance(version, int) else 0))
-        elif field_number == 14:  # metadata_props
-            key, value = _pair(buf, a, b)
-            metadata[key] = str(value)
-        elif field_number == 7:  # graph
+        if number == 7:  # the graph: its facts and its tensors in one pass
+            saw_graph = True
             for graph_field, graph_wire, c, d in _fields(buf, a, b):
                 if graph_wire != _LEN:
                     continue
-                if graph_field == 11:
+                if graph_field == 5:  # initializer: a graph input with a default value
+                    tensor = _tensor_location(buf, c, d)
+                    initializers.add(tensor[0])
+                    found.append(tensor)
+                elif graph_field == 11:
                     inputs.append(_value(buf, c, d))
                 elif graph_field == 12:
                     outputs.append(_value(buf, c, d))
-                elif graph_field == 5:  # initializer: a graph input with a default value
-                    initializers.add(_tensor_location(buf, c, d)[0])
-    return OnnxFacts(
+                elif graph_field == 1:  # a node: walked only when it may hold external data
+                    if _may_hold_external_data(buf, c, d):
+                        found.extend(_walk(buf, c, d, _LAYOUTS["node"], 1))
+                elif graph_field in graph_layout:
+                    found.extend(_walk(buf, c, d, _LAYOUTS[graph_layout[graph_field]], 1))
+        elif number == 8:  # opset_import
+            domain, version = _pair(buf, a, b)
+            opsets.append((domain, version if isinstance(version, int) else 0))
+        elif number == 14:  # metadata_props
+            key, value = _pair(buf, a, b)
+            metadata[key] = str(value)
+        elif number in _MODEL:  # training info, functions: tensors only
+            found.extend(_walk(buf, a, b, _LAYOUTS[_MODEL[number]], 1))
+    if not saw_graph:
+        raise ProtobufError("no graph field: this is not an ONNX ModelProto")
+    external = [(name, location) for name, location, marked in found if marked or location]
+    facts = OnnxFacts(
         tuple(value for value in inputs if value.name not in initializers),
         tuple(outputs),
         tuple(opsets),
         metadata,
     )
+    return external, facts
+
+
+def read_facts(buf: Buffer) -> OnnxFacts:
+    """The facts of a ModelProto (``ProtobufError`` when it is not one)."""
+    return scan(buf)[1]
 
 
 _RULE = " External data must be a relative path inside the model's folder."
@@ -302,13 +374,10 @@ def check_onnx_file(path: Path) -> OnnxFacts:
         try:
             if size <= _READ_WHOLE:
                 handle.seek(0)
-                data: Buffer = handle.read()
-                tensors = external_data_locations(data)
-                facts = read_facts(data)
+                tensors, facts = scan(handle.read())
             else:  # large models: map, and skip tensor bytes without reading them
                 with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                    tensors = external_data_locations(mapped)
-                    facts = read_facts(mapped)
+                    tensors, facts = scan(mapped)
         except ProtobufError as error:
             raise ModelError(
                 f"{path} is not a valid ONNX model ({error}); is the file truncated or of "

@@ -130,7 +130,16 @@ class InputChecker:
     name shared by several dimensions must then get one size in a call.
     """
 
-    __slots__ = ("_by_name", "_checks", "_names", "_shared", "_single")
+    __slots__ = (
+        "_by_name",
+        "_checks",
+        "_names",
+        "_shared",
+        "_single",
+        "_single_dtype",
+        "_single_exact",
+        "_single_name",
+    )
 
     def __init__(
         self,
@@ -149,10 +158,20 @@ class InputChecker:
         self._shared = _shared_symbols(known)
         first = self._checks[0] if len(self._checks) == 1 else None
         self._single = first if isinstance(first, _Check) and not self._shared else None
+        # The hottest path, inlined: one static input of the exact dtype and shape.
+        self._single_exact = self._single.exact if self._single is not None else None
+        self._single_dtype = self._single.dtype if self._single is not None else None
+        self._single_name = self._single.name if self._single is not None else ""
 
     def __call__(self, inputs: Any) -> dict[str, np.ndarray]:
+        if (
+            type(inputs) is np.ndarray
+            and inputs.dtype is self._single_dtype
+            and inputs.shape == self._single_exact
+        ):  # the hot path: one array, exactly as the model wants it
+            return {self._single_name: inputs}
         single = self._single
-        if single is not None and type(inputs) is np.ndarray:  # the hot path: one array
+        if single is not None and type(inputs) is np.ndarray:  # one array, other checks
             return {single.name: single(inputs)}
         feeds = self._feeds(inputs)
         if self._shared:
