@@ -1,44 +1,26 @@
-"""``edgeinfer.load()``: check the arguments, plan the candidates, open the first that works."""
+"""``edgeinfer.load()``: check the arguments, plan the candidates, choose the one that serves:
+the first that opens (``select="first"``), or the fastest measured (``select="fastest"``)."""
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from edgeinfer._errors import (
-    BackendUnavailable,
-    ConfigurationError,
-    EdgeInferError,
-    InferenceError,
-    InvalidInput,
-    ModelError,
-    ModelIncompatible,
-    NoBackendAvailable,
-)
-from edgeinfer._kit.contract import PRECISIONS, OpenOptions, Session
-from edgeinfer._model.chain import Chain, FallbackPolicy, Link, Opener
-from edgeinfer._model.inputs import InputChecker
+from edgeinfer._errors import ConfigurationError
+from edgeinfer._kit.contract import PRECISIONS
+from edgeinfer._model.chain import FallbackPolicy
 from edgeinfer._model.model import Model
-from edgeinfer._model.stats import LatencyRecorder
-from edgeinfer._model.warmup import Opened, WarmupInputs, warm_up
+from edgeinfer._model.opening import Loader
+from edgeinfer._model.warmup import WarmupInputs
 from edgeinfer._planning.detect import devices as detected_devices
 from edgeinfer._planning.devices import parse_device_chain
 from edgeinfer._planning.formats import resolve_model_files
-from edgeinfer._planning.plan import Candidate, expand_devices, plan
+from edgeinfer._planning.plan import expand_devices, plan
 from edgeinfer._planning.registry import backend_class, names
-from edgeinfer._types import Attempt
 
 __all__ = ["load"]
-
-_log = logging.getLogger("edgeinfer")
-# With isolate=True: how long a backend process may take to open the model, and each warm-up
-# call; past it the process is stopped and the candidate has failed (DeviceError).
-ISOLATED_START_TIMEOUT = 120.0
 
 
 def _backend_pins(backend: str | Sequence[str] | None) -> tuple[str, ...] | None:
@@ -90,44 +72,6 @@ def _check_arguments(threads: int | None, precision: str | None, warmup: int) ->
         raise ConfigurationError(f"warmup must be an int >= 0, got {warmup!r}")
 
 
-def _session(candidate: Candidate, options: OpenOptions, isolate: bool) -> Session:
-    cls = backend_class(candidate.backend)
-    if not isolate:
-        return cls.open(candidate.file, candidate.device, options)
-    from edgeinfer._isolation.backend import (  # lazy: keeps import edgeinfer cheap
-        IsolatedBackend,
-        target_of,
-    )
-
-    return IsolatedBackend.start(
-        candidate.backend,
-        target_of(cls),
-        candidate.file,
-        candidate.device,
-        options,
-        start_timeout=ISOLATED_START_TIMEOUT,
-    )
-
-
-def _open(
-    candidate: Candidate,
-    options: OpenOptions,
-    warmup: int,
-    warmup_inputs: WarmupInputs | None,
-    isolate: bool = False,
-) -> Opened:
-    session = _session(candidate, options, isolate)
-    try:
-        given = None
-        if warmup_inputs is not None and warmup > 0:
-            given = InputChecker(session.inputs, session.dim_names())(warmup_inputs)
-        bound = ISOLATED_START_TIMEOUT if session.bounded_runs else None
-        return warm_up(session, warmup, given, session.metadata(), bound)
-    except BaseException:
-        session.close()
-        raise
-
-
 def _policy(fallback: bool | str | FallbackPolicy) -> FallbackPolicy | None:
     if isinstance(fallback, FallbackPolicy):
         return fallback
@@ -138,49 +82,6 @@ def _policy(fallback: bool | str | FallbackPolicy) -> FallbackPolicy | None:
     raise ConfigurationError(
         f"fallback must be True, False, 'eager' or a FallbackPolicy, got {fallback!r}"
     )
-
-
-def _model(
-    first: Candidate,
-    opened: Opened,
-    rest: Sequence[Candidate],
-    attempts: Sequence[Attempt],
-    policy: FallbackPolicy | None,
-    opener: Opener,
-    load_started: float,
-) -> Model:
-    link = Link(first, opened.session)
-    link.golden, link.golden_feeds = opened.golden, opened.golden_feeds
-    chain = Chain([link, *(Link(candidate) for candidate in rest)], opener, policy)
-    recorder = LatencyRecorder()
-    recorder.load_ms = (time.perf_counter() - load_started) * 1e3
-    recorder.warmup = opened.warmup_us
-    notes = [opened.note] if opened.note else []
-    return Model(chain, attempts, notes, recorder)
-
-
-def _final_error(attempts: Sequence[Attempt], errors: Sequence[EdgeInferError]) -> EdgeInferError:
-    """The error to raise when no candidate opened: the most specific one that is still true."""
-    model_errors = [
-        e for e in errors if isinstance(e, ModelError) and not isinstance(e, ModelIncompatible)
-    ]
-    if errors and len(model_errors) == len(errors):
-        final: EdgeInferError = model_errors[
-            0
-        ]  # the file itself is bad, whichever backend reads it
-    elif errors and all(isinstance(e, BackendUnavailable) for e in errors):
-        final = errors[0]
-    elif not errors and any(a.error == "BackendUnavailable" for a in attempts):
-        # Nothing was tried because runtimes are missing: say which one to install.
-        missing = [a for a in attempts if a.error == "BackendUnavailable"]
-        first = next((a for a in missing if a.hint), missing[0])
-        final = BackendUnavailable(first.backend, first.reason, first.hint)
-    else:
-        final = NoBackendAvailable("no backend could open the model:", attempts)
-    final.attempts = tuple(attempts)  # type: ignore[attr-defined]
-    if errors and final not in errors:
-        final.__cause__ = errors[-1]  # keep the native traceback of the last failure
-    return final
 
 
 def load(
@@ -235,55 +136,15 @@ def load(
     files = resolve_model_files(path)
     formats = [fmt for _, fmt in files]
     steps = plan(files, expand_devices(chain, detected_devices(), formats), pins)
-    attempts: list[Attempt] = []
-    errors: list[EdgeInferError] = []
-
-    def options_for(candidate: Candidate) -> OpenOptions:
-        return OpenOptions(
-            threads, precision, bool(float_io), per_backend.get(candidate.backend, {})
-        )
-
-    for position, candidate in enumerate(steps):
-        if isinstance(candidate, Attempt):
-            attempts.append(candidate)
-            _log.info("%s", candidate.describe())
-            continue
-        started = time.perf_counter()
-        try:
-            opened = _open(candidate, options_for(candidate), warmup, warmup_inputs, bool(isolate))
-        except (ConfigurationError, InvalidInput, FileNotFoundError):
-            raise
-        except Exception as error:
-            if not isinstance(error, EdgeInferError):  # a backend bug: still a failed candidate
-                wrapped = InferenceError(f"{type(error).__name__}: {error}")
-                wrapped.__cause__ = error
-                error = wrapped
-            attempts.append(candidate.failed(error, time.perf_counter() - started))
-            errors.append(error)
-            _log.info("%s", attempts[-1].describe())
-            if policy is None:
-                error.attempts = tuple(attempts)  # type: ignore[attr-defined]
-                raise error
-            continue
-        seconds = time.perf_counter() - started
-        attempts.append(
-            candidate.attempt(True, f"opened in {seconds * 1e3:.1f} ms", seconds=seconds)
-        )
-        if errors:
-            _log.warning(
-                "%s on %s serves %s after %d candidate(s) failed to open; see Model.explain()",
-                candidate.backend,
-                candidate.device.id,
-                candidate.file.name,
-                len(errors),
-            )
-        rest = [step for step in steps[position + 1 :] if isinstance(step, Candidate)]
-
-        def opener(
-            later: Candidate,
-        ) -> tuple[Session, dict[str, np.ndarray] | None, dict[str, np.ndarray] | None]:
-            found = _open(later, options_for(later), warmup, warmup_inputs, bool(isolate))
-            return found.session, found.golden, found.golden_feeds
-
-        return _model(candidate, opened, rest, attempts, policy, opener, load_started)
-    raise _final_error(attempts, errors)
+    loader = Loader(
+        threads,
+        precision,
+        bool(float_io),
+        warmup,
+        warmup_inputs,
+        bool(isolate),
+        per_backend,
+        policy,
+        load_started,
+    )
+    return loader.first_that_opens(steps)
