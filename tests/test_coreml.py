@@ -32,6 +32,7 @@ from edgeinfer import (
     InvalidInput,
     ModelError,
     ModelIncompatible,
+    OutOfMemory,
 )
 from edgeinfer._kit.contract import OpenOptions
 from edgeinfer._planning.devices import parse_device
@@ -584,12 +585,30 @@ def test_coremltools_bare_exception_off_macos_is_translated(models: dict[str, Pa
         ("MPSGraph failed: Metal device lost", "CPU_AND_GPU", DeviceError),
         ("ANE program failed", "CPU_AND_NE", DeviceError),
         ("Unable to load CoreML.framework. Cannot make predictions.", "ALL", InferenceError),
+        ("Failed to allocate 1073741824 bytes on the GPU", "CPU_AND_GPU", OutOfMemory),
     ],
 )
 def test_run_errors(message: str, units: str, kind: type[Exception]) -> None:
-    found = runtime.run_error(RuntimeError(message), Path("m.mlpackage"), units)
+    native = RuntimeError(message)
+    found = runtime.run_error(native, Path("m.mlpackage"), units)
     assert type(found) is kind
     assert message in str(found)
+    assert found.__cause__ is native
+
+
+def test_the_backend_imports_only_the_public_kit() -> None:
+    import ast
+
+    package = Path(runtime.__file__).parent
+    for source in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            for name in (n for n in names if n.split(".")[0] == "edgeinfer"):
+                allowed = name == "edgeinfer.backend" or name.startswith(
+                    "edgeinfer.backends.coreml"
+                )
+                assert allowed, f"{source.name} imports {name}"
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ onnxruntime on the CPU; they skip with the detector's reason where TensorRT or a
 
 from __future__ import annotations
 
+import ast
 import ctypes
 import enum
 import importlib.util
@@ -44,13 +45,17 @@ from edgeinfer import (
     InvalidInput,
     ModelError,
     ModelIncompatible,
+    OutOfMemory,
     TensorSpec,
 )
 from edgeinfer._kit import cache as _cache
 from edgeinfer._planning import registry as _registry
+from edgeinfer.backend import Availability
 from edgeinfer.backends.tensorrt import build, cuda, precision, runtime
 from edgeinfer.backends.tensorrt import cache as trt_cache
+from edgeinfer.backends.tensorrt import errors as trt_errors
 from edgeinfer.backends.tensorrt import io as trt_io
+from edgeinfer.backends.tensorrt import logger as trt_logger
 
 TARGET = "edgeinfer.backends.tensorrt.backend:TensorRtBackend"
 HAVE_TENSORRT = importlib.util.find_spec("tensorrt") is not None
@@ -160,6 +165,19 @@ def test_importing_the_backend_imports_no_runtime_and_writes_nothing(tmp_path: P
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
     assert not cache.exists()
+
+
+def test_the_backend_imports_only_the_public_kit() -> None:
+    package = Path(trt_errors.__file__).parent
+    for source in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            for name in (n for n in names if n.split(".")[0] == "edgeinfer"):
+                allowed = name == "edgeinfer.backend" or name.startswith(
+                    "edgeinfer.backends.tensorrt"
+                )
+                assert allowed, f"{source.name} imports {name}"
 
 
 def test_import_failure_of_the_bindings_is_backend_unavailable(broken_tensorrt: str) -> None:
@@ -525,28 +543,48 @@ def test_engine_precisions_from_the_inspector() -> None:
 # --- deserializing: another TensorRT's engine is ModelIncompatible ----------------------------
 
 
-class RecordingLogger:
-    """Stands in for make_logger()'s ILogger: the lines TensorRT would have logged."""
+class LoggingTrt:
+    """Stands in for what TensorRT does with loggers: it keeps the first logger it is handed
+    (by ``init_libnvinfer_plugins``, ``Builder``, ``Runtime`` or ``OnnxParser``) and logs every
+    later message to that one ("TensorRT maintains only a single logger pointer at any given
+    time, so the existing value ... will be used instead", NVIDIA/TensorRT#1475)."""
 
-    def __init__(self, *lines: str) -> None:
-        self.lines = list(lines)
+    __version__ = "10.3.0.26"
 
-    def take(self) -> str:
-        text, self.lines = " | ".join(self.lines), []
-        return text
+    class ILogger:
+        """The binding's base class; subclasses call ``ILogger.__init__(self)``."""
+
+        def __init__(self) -> None:
+            pass
+
+    def __init__(self) -> None:
+        self.handed: list[Any] = []  # every logger edgeinfer handed to "TensorRT", in order
+        self.plugin_inits = 0
+
+    def keep(self, logger: Any) -> None:
+        self.handed.append(logger)
+
+    def init_libnvinfer_plugins(self, logger: Any, namespace: str) -> bool:
+        self.plugin_inits += 1
+        self.keep(logger)
+        return True
+
+    def say(self, message: str, severity: int = 1) -> None:
+        """A message from inside TensorRT: to the first logger it was ever given."""
+        self.handed[0].log(severity, message)
 
 
 class NullRuntime:
-    def __init__(self, logger: RecordingLogger, said: str, raises: bool = False) -> None:
-        self.logger, self.said, self.raises = logger, said, raises
+    """``trt.Runtime`` whose ``deserialize_cuda_engine`` logs ``said`` and returns ``None``."""
+
+    def __init__(self, trt: LoggingTrt, logger: Any, said: str, raises: bool = False) -> None:
+        trt.keep(logger)
+        self.trt, self.said, self.raises = trt, said, raises
 
     def deserialize_cuda_engine(self, data: bytes) -> None:
-        self.logger.lines.append(self.said)
+        self.trt.say(self.said)
         if self.raises:
             raise RuntimeError(self.said)
-
-
-TRT = SimpleNamespace(__version__="10.3.0.26")
 
 
 @pytest.mark.parametrize(
@@ -563,23 +601,117 @@ TRT = SimpleNamespace(__version__="10.3.0.26")
     ],
 )
 def test_engine_from_another_tensorrt_is_incompatible(said: str) -> None:
-    logger = RecordingLogger("stale line")
+    trt = LoggingTrt()
+    logger = trt_logger.process_logger(trt)
+    trt.say("stale line", severity=2)  # logged before the call: not its reason
     with pytest.raises(ModelIncompatible) as info:
-        runtime.deserialize(TRT, NullRuntime(logger, said), logger, b"x", "model.engine")
+        runtime.deserialize(trt, NullRuntime(trt, logger, said), b"x", "model.engine")
     message = str(info.value)
     assert "model.engine" in message
     assert "TensorRT 10.3.0.26" in message
     assert said in message
+    assert "another TensorRT version or for another GPU" in message
     assert "stale line" not in message
 
 
 def test_unreadable_engine_is_a_model_error() -> None:
-    logger = RecordingLogger()
-    broken = NullRuntime(logger, "Magic tag does not match", raises=True)
-    with pytest.raises(ModelError) as info:
-        runtime.deserialize(TRT, broken, logger, b"x", "model.engine")
+    trt = LoggingTrt()
+    logger = trt_logger.process_logger(trt)
+    broken = NullRuntime(trt, logger, "Magic tag does not match", raises=True)
+    with pytest.raises(ModelError, match="Magic tag does not match") as info:
+        runtime.deserialize(trt, broken, b"x", "model.engine")
     assert not isinstance(info.value, ModelIncompatible)
     assert isinstance(info.value.__cause__, RuntimeError)
+    assert isinstance(info.value.__cause__.__cause__, RuntimeError)  # what the binding raised
+
+
+# --- one logger per process, its messages routed to the call that asked -----------------------
+
+
+def test_the_process_logger_is_made_once_and_kept() -> None:
+    trt = LoggingTrt()
+    first = trt_logger.process_logger(trt)
+    assert isinstance(first, LoggingTrt.ILogger)
+    assert trt_logger.process_logger(trt) is first
+    assert trt.plugin_inits == 1  # TensorRT's plugins registered once, with that logger
+    assert trt.handed == [first]
+
+
+def test_messages_go_to_the_capture_of_the_thread_that_logged_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    logger = trt_logger.process_logger(LoggingTrt())
+    both_inside = threading.Barrier(2)
+    heard: dict[str, list[str]] = {}
+
+    def work(name: str) -> None:
+        with trt_logger.Capture() as capture:
+            both_inside.wait(timeout=10)  # the two captures are open at the same time
+            logger.log(1, f"error of {name}")
+            both_inside.wait(timeout=10)
+            logger.log(2, f"warning of {name}")
+            logger.log(3, f"info of {name}")  # INFO and VERBOSE are not kept
+            logger.log(4, f"verbose of {name}")
+        heard[name] = list(capture.lines)
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert heard == {n: [f"error of {n}", f"warning of {n}"] for n in ("a", "b")}
+    with caplog.at_level("DEBUG", logger="edgeinfer"):
+        logger.log(1, "nobody asked")  # no capture open on this thread: the log only
+    assert "tensorrt: nobody asked" in [r.getMessage() for r in caplog.records]
+
+
+def test_nested_captures_hear_their_own_lines() -> None:
+    logger = trt_logger.process_logger(LoggingTrt())
+    with trt_logger.Capture() as outer:
+        logger.log(1, "outer before")
+        with trt_logger.Capture() as inner:
+            logger.log(1, "inner")
+        logger.log(1, "outer after")
+    assert list(inner.lines) == ["inner"]
+    assert list(outer.lines) == ["outer before", "outer after"]
+    with outer:  # entering again starts afresh
+        pass
+    assert outer.text() == ""
+
+
+def test_an_exception_in_a_capture_carries_what_tensorrt_said() -> None:
+    logger = trt_logger.process_logger(LoggingTrt())
+    native = TypeError("pybind11::init(): factory function returned nullptr")
+
+    def fail(said: str, error: Exception) -> None:
+        with trt_logger.Capture():
+            if said:
+                logger.log(1, said)
+            raise error
+
+    with pytest.raises(trt_errors.TensorRtError) as info:
+        fail("CUDA initialization failure with error: 35", native)
+    assert str(info.value) == (
+        "TypeError: pybind11::init(): factory function returned nullptr "
+        "[TensorRT said: CUDA initialization failure with error: 35]"
+    )
+    assert info.value.__cause__ is native
+    with pytest.raises(TypeError, match=r"^plain$"):  # nothing said: left as it was
+        fail("", TypeError("plain"))
+    with pytest.raises(ModelError, match=r"^already translated$"):  # edgeinfer's own: as it was
+        fail("ignored", ModelError("already translated"))
+
+
+def test_the_logger_never_raises_into_tensorrt() -> None:
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    logger = trt_logger.process_logger(LoggingTrt())
+    with trt_logger.Capture() as capture:
+        logger.log(object(), Unprintable())  # an odd severity, a message that cannot print
+        logger.log(1, "still here")
+    assert list(capture.lines) == ["still here"]
 
 
 # --- CUDA errors, named ------------------------------------------------------------------------
@@ -593,6 +725,7 @@ CudaError = enum.IntEnum(
         "cudaErrorMemoryAllocation": 2,
         "cudaErrorInsufficientDriver": 35,
         "cudaErrorNoDevice": 100,
+        "cudaErrorUnknown": 999,
     },
 )
 
@@ -602,14 +735,32 @@ class FakeCudart:
 
     cudaMemcpyKind = SimpleNamespace(cudaMemcpyHostToDevice=1, cudaMemcpyDeviceToHost=2)  # noqa: N815
 
-    def __init__(self, count: int = 1, count_error: CudaError = CudaError.cudaSuccess) -> None:
+    def __init__(
+        self,
+        count: int = 1,
+        count_error: CudaError = CudaError.cudaSuccess,
+        driver: int | None = None,
+        runtime: int | None = None,
+    ) -> None:
         self.count, self.count_error = count, count_error
+        # cudaDriverGetVersion / cudaRuntimeGetVersion (1000 * major + 10 * minor); None: the
+        # call fails as well
+        self.driver, self.runtime = driver, runtime
         self.memory: dict[int, np.ndarray] = {}
         self.fail_copies: CudaError | None = None
         self.calls: list[str] = []
 
     def cudaGetErrorString(self, error: CudaError) -> tuple[int, bytes]:  # noqa: N802
         return 0, f"description of {error.name}".encode()
+
+    def cudaDriverGetVersion(self) -> tuple[int, int]:  # noqa: N802
+        # "If no driver is installed, then 0 is returned as the driver version"
+        return (0, self.driver) if self.driver is not None else (CudaError.cudaErrorUnknown, 0)
+
+    def cudaRuntimeGetVersion(self) -> tuple[int, int]:  # noqa: N802
+        if self.runtime is None:
+            return CudaError.cudaErrorInsufficientDriver, 0
+        return 0, self.runtime
 
     def cudaGetDeviceCount(self) -> tuple[CudaError, int]:  # noqa: N802
         return self.count_error, self.count
@@ -654,7 +805,11 @@ def test_cuda_errors_are_named() -> None:
     assert cuda.call(cudart, (0, 5), "x") == 5
     assert cuda.call(cudart, (0, 1, 2), "x") == (1, 2)
     assert cuda.call(cudart, (0,), "x") is None
-    with pytest.raises(DeviceError, match="cudaErrorMemoryAllocation: description of"):
+    with pytest.raises(DeviceError, match="CUDA failed in cudaFree: cudaErrorUnknown") as fault:
+        cuda.call(cudart, (CudaError.cudaErrorUnknown,), "cudaFree")
+    assert isinstance(fault.value.__cause__, trt_errors.CudaError)
+    # out of memory is the kit's OutOfMemory for every backend (an InferenceError: it falls back)
+    with pytest.raises(OutOfMemory, match="cudaErrorMemoryAllocation: description of"):
         cuda.call(cudart, (CudaError.cudaErrorMemoryAllocation, 0), "cudaMalloc")
     with pytest.raises(BackendUnavailable) as info:
         cuda.call(cudart, (CudaError.cudaErrorInsufficientDriver,), "cudaGetDeviceCount")
@@ -672,7 +827,7 @@ def test_cuda_errors_are_named() -> None:
             FakeCudart(count_error=CudaError.cudaErrorInsufficientDriver),
             0,
             BackendUnavailable,
-            "too old",
+            "no NVIDIA driver is loaded",
         ),
         (FakeCudart(count=0), None, BackendUnavailable, "no CUDA-capable GPU"),
         (FakeCudart(count=1), 1, DeviceError, "gpu:1 was asked for"),
@@ -683,6 +838,62 @@ def test_device_selection_failures(
 ) -> None:
     with pytest.raises(error, match=words):
         cuda.select_device(cudart, index)
+
+
+@pytest.mark.parametrize(
+    ("driver", "runtime_", "installed", "words"),
+    [
+        # no driver: cudaDriverGetVersion reports 0, the runtime still knows its own version
+        (0, 13000, None, "no NVIDIA driver is loaded (or it is older than CUDA 13.0 needs)"),
+        # a driver for CUDA 12.4 under cuda-python 13
+        (12040, 13000, None, "the NVIDIA driver supports CUDA 12.4, older than CUDA 13.0"),
+        # nothing answers: the installed cuda-python says which CUDA it was built for
+        (None, None, "13.0.2", "no NVIDIA driver is loaded (or it is older than CUDA 13 needs)"),
+        (None, None, None, "no NVIDIA driver is loaded (or it is older than this cuda-python's"),
+    ],
+)
+def test_no_driver_is_said_plainly(
+    monkeypatch: pytest.MonkeyPatch,
+    driver: int | None,
+    runtime_: int | None,
+    installed: str | None,
+    words: str,
+) -> None:
+    monkeypatch.setattr(cuda, "installed_version", lambda *names: installed)
+    cudart = FakeCudart(
+        count_error=CudaError.cudaErrorInsufficientDriver, driver=driver, runtime=runtime_
+    )
+    with pytest.raises(BackendUnavailable) as info:
+        cuda.select_device(cudart, None)
+    found = info.value
+    assert found.backend == "tensorrt"
+    assert found.reason.startswith(words), found.reason
+    # the runtime's own words stay, not as the explanation but as the evidence
+    assert "cudaGetDeviceCount: cudaErrorInsufficientDriver: description of" in found.reason
+    assert found.hint is not None
+    for fix in ("nvidia-smi", "JetPack", "edgeinfer[tensorrt-cu12]", "device='cpu'"):
+        assert fix in found.hint
+
+
+@pytest.mark.backend("onnxruntime")
+def test_no_driver_falls_back_with_the_reason(
+    tensorrt_backend: None, fake_tensorrt: Any, monkeypatch: pytest.MonkeyPatch, one_op: Path
+) -> None:
+    from edgeinfer.backends.tensorrt import backend as backend_module
+
+    no_driver = FakeCudart(
+        count_error=CudaError.cudaErrorInsufficientDriver, driver=0, runtime=13000
+    )
+    monkeypatch.setattr(backend_module, "import_cudart", lambda name: no_driver)
+    monkeypatch.setattr(runtime, "availability", lambda: Availability(True, "stand-ins"))
+    with edgeinfer.load(one_op, device=["gpu", "cpu"]) as model:
+        assert model.backend != "tensorrt"
+        (tried,) = [a for a in model.attempts if a.backend == "tensorrt"]
+        assert tried.error == "BackendUnavailable"
+        assert tried.reason.startswith(
+            "no NVIDIA driver is loaded (or it is older than CUDA 13.0 needs)"
+        )
+        assert "pip install 'edgeinfer[tensorrt-cu12]'" in model.explain()
 
 
 def test_device_selection() -> None:
@@ -764,7 +975,7 @@ def executor(dynamic: bool) -> tuple[trt_io.Executor, FakeCudart, FakeContext]:
     context = FakeContext(cudart)
     if not dynamic:
         context.shapes["x"] = dims
-    run = trt_io.Executor(SimpleNamespace(), cudart, context, [x], [y], 0, RecordingLogger())
+    run = trt_io.Executor(SimpleNamespace(), cudart, context, [x], [y], 0)
     return run, cudart, context
 
 
@@ -802,7 +1013,7 @@ def test_executor_dynamic_shapes_grow_buffers_only_when_needed() -> None:
 def test_executor_names_a_failing_copy() -> None:
     run, cudart, _ = executor(dynamic=False)
     cudart.fail_copies = CudaError.cudaErrorMemoryAllocation
-    with pytest.raises(DeviceError, match="cudaErrorMemoryAllocation"):
+    with pytest.raises(OutOfMemory, match="cudaErrorMemoryAllocation"):
         run.run({"x": np.zeros((2, 4), np.float32)})
 
 
@@ -890,13 +1101,12 @@ def test_engine_tensors_edgeinfer_cannot_feed(tensor: Any, words: str) -> None:
 # --- where the engine comes from: build, cache, file (against a recording fake of TensorRT) -----
 
 
-class FakeTrt:
+class FakeTrt(LoggingTrt):
     """Records the TensorRT 10.x calls edgeinfer makes to build, cache and open an engine for
     tests/onnx_models.build_one_op (x float32[1, 16] -> y = relu(x)). Nothing here is TensorRT:
-    it shows that edgeinfer calls the API in the documented order and keeps its cache right."""
+    it shows that edgeinfer calls the API in the documented order and keeps its cache right.
+    Failures are logged the way TensorRT logs them: to the first logger it was given."""
 
-    __version__ = "10.3.0.26"
-    ILogger = type("ILogger", (), {"__init__": lambda self: None})
     BuilderFlag = SimpleNamespace(
         FP16="FP16", BF16="BF16", INT8="INT8", TF32="TF32", __members__={"FP16", "BF16", "INT8"}
     )
@@ -910,17 +1120,20 @@ class FakeTrt:
     STALE = "The engine plan file is not compatible with this version of TensorRT, expecting "
 
     def __init__(self, cudart: FakeCudart) -> None:
+        super().__init__()
         self.cudart = cudart
         self.fail_build = ""
+        self.fail_runtime = ""  # Runtime(logger) logs this and raises, as with no usable CUDA
         self.calls: list[str] = []
 
     # --- builder side -------------------------------------------------------------------------
-    def Builder(self, logger: RecordingLogger) -> Any:  # noqa: N802 - TensorRT's name
+    def Builder(self, logger: Any) -> Any:  # noqa: N802 - TensorRT's name
         self.calls.append("Builder")
+        self.keep(logger)
         return SimpleNamespace(
             create_network=self._network,
             create_builder_config=lambda: _FakeConfig(self.calls),
-            build_serialized_network=lambda network, config: self._build(logger, config),
+            build_serialized_network=lambda network, config: self._build(config),
         )
 
     def _network(self, flags: int) -> Any:
@@ -928,24 +1141,30 @@ class FakeTrt:
         tensor = SimpleNamespace(name="x", shape=(1, 16))
         return SimpleNamespace(num_inputs=1, get_input=lambda i: tensor, num_layers=0)
 
-    def OnnxParser(self, network: Any, logger: RecordingLogger) -> Any:  # noqa: N802
+    def OnnxParser(self, network: Any, logger: Any) -> Any:  # noqa: N802
+        self.keep(logger)
         return SimpleNamespace(parse_from_file=lambda path: self.calls.append("parse") or True)
 
-    def _build(self, logger: RecordingLogger, config: _FakeConfig) -> Any:
+    def _build(self, config: _FakeConfig) -> Any:
         self.calls.append(f"build (verbosity {config.profiling_verbosity})")
         if self.fail_build:
-            logger.lines.append(self.fail_build)
+            self.say(self.fail_build)
             return None
         return memoryview(b"ENGINE")
 
     # --- runtime side -------------------------------------------------------------------------
-    def Runtime(self, logger: RecordingLogger) -> Any:  # noqa: N802
-        return SimpleNamespace(deserialize_cuda_engine=lambda data: self._engine(logger, data))
+    def Runtime(self, logger: Any) -> Any:  # noqa: N802
+        self.keep(logger)
+        if self.fail_runtime:
+            self.say(self.fail_runtime)
+            raise TypeError("pybind11::init(): factory function returned nullptr")
+        return SimpleNamespace(deserialize_cuda_engine=self._engine)
 
-    def _engine(self, logger: RecordingLogger, data: Any) -> Any:
+    def _engine(self, data: Any) -> Any:
         self.calls.append(f"deserialize {bytes(data)!r}")
-        if bytes(data) != b"ENGINE":
-            logger.lines.append(self.STALE + "library version 10.3.0.26 got 8.6.1, please rebuild.")
+        if bytes(data) != b"ENGINE":  # a stand-in engine names the TensorRT that "built" it
+            built_by = bytes(data)[16:].strip(b"\0").decode() or "8.6.1"
+            self.say(self.STALE + f"library version 10.3.0.26 got {built_by}, please rebuild.")
             return None
         io = [("x", "in", "FLOAT", (1, 16), "dev"), ("y", "out", "FLOAT", (1, 16), "dev")]
         engine = FakeEngine(io)
@@ -997,14 +1216,13 @@ def fake_tensorrt(
     fake = FakeTrt(cudart)
     monkeypatch.setattr(runtime, "load_tensorrt", lambda name: fake)
     monkeypatch.setattr(backend_module, "import_cudart", lambda name: cudart)
-    monkeypatch.setattr(runtime, "make_logger", lambda trt: RecordingLogger())
     cache = tmp_path / "cache"
     monkeypatch.setenv("EDGEINFER_CACHE", str(cache))
     return fake, cudart, cache
 
 
 def open_one_op(one_op: Path, **options: Any) -> Any:
-    from edgeinfer._kit.contract import OpenOptions
+    from edgeinfer.backend import OpenOptions
     from edgeinfer.backends.tensorrt.backend import TensorRtBackend
 
     precision_ = options.pop("precision", None)
@@ -1073,7 +1291,7 @@ def test_build_failure_says_why(fake_tensorrt: Any, one_op: Path) -> None:
     with pytest.raises(ModelIncompatible, match="Could not find any implementation"):
         open_one_op(one_op)
     fake.fail_build = "Error Code 2: OutOfMemory (Requested size was 1073741824 bytes.)"
-    with pytest.raises(DeviceError, match="out of GPU memory"):
+    with pytest.raises(OutOfMemory, match=r"could not build an engine from one_op\.onnx"):
         open_one_op(one_op)
 
 
@@ -1087,6 +1305,81 @@ def test_user_engine_from_another_tensorrt(fake_tensorrt: Any, tmp_path: Path) -
     with pytest.raises(ModelIncompatible, match="another TensorRT version") as info:
         open_one_op(engine)
     assert "TensorRT 10.3.0.26" in str(info.value)
+
+
+def test_consecutive_opens_hear_their_own_errors_through_one_logger(
+    fake_tensorrt: Any, tmp_path: Path
+) -> None:
+    """The fake logs, as TensorRT does, to the first logger it was ever given. With a logger per
+    open the second open heard nothing (its logger was never called) and its stale engine read
+    as an unreadable file; with one logger routed per call, each open gets its own reason."""
+    fake, _, _ = fake_tensorrt
+    errors = []
+    for built_by in ("8.6.1", "10.0.1.6"):
+        engine = tmp_path / built_by / "model.engine"
+        engine.parent.mkdir()
+        engine.write_bytes(ENGINE_STAND_IN[:16] + built_by.encode())
+        with pytest.raises(ModelIncompatible) as info:
+            open_one_op(engine)
+        errors.append(str(info.value))
+    assert "got 8.6.1," in errors[0]
+    assert "got 10.0.1.6," in errors[1]
+    assert "8.6.1" not in errors[1]
+    assert len(fake.handed) == 3  # init_libnvinfer_plugins, then one Runtime per open
+    assert all(logger is fake.handed[0] for logger in fake.handed)
+    assert fake.plugin_inits == 1
+
+
+def test_tensorrt_failing_to_start_says_what_it_logged(fake_tensorrt: Any, one_op: Path) -> None:
+    fake, _, _ = fake_tensorrt
+    fake.fail_runtime = (
+        "CUDA initialization failure with error: 35. Please check your CUDA installation: "
+        "http://docs.nvidia.com/cuda/cuda-installation-guide-linux/index.html"
+    )
+    with pytest.raises(DeviceError) as info:  # the device, not the model: falls back likewise
+        open_one_op(one_op)
+    message = str(info.value)
+    assert message.startswith("TensorRT cannot open one_op.onnx: TypeError: pybind11::init()")
+    assert "[TensorRT said: CUDA initialization failure with error: 35." in message
+    assert isinstance(info.value.__cause__, trt_errors.TensorRtError)
+    assert isinstance(info.value.__cause__.__cause__, TypeError)
+
+
+def test_extras_per_cuda_major_match_the_install_hint() -> None:
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in Python 3.11+")
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
+    assert extras["tensorrt"] == ["edgeinfer[tensorrt-cu13]"]  # what `pip install tensorrt` gets
+    for major in (12, 13):
+        wheels = [d for d in extras[f"tensorrt-cu{major}"] if d.startswith("tensorrt")]
+        assert [d.split(">=")[0] for d in wheels] == [f"tensorrt-cu{major}"]
+        assert f"cuda-python>={major}.0,<{major + 1}" in extras[f"tensorrt-cu{major}"]
+        assert f"edgeinfer[tensorrt-cu{major}]" in runtime.HINT
+        assert f"'cuda-python>={major},<{major + 1}'" in runtime.HINT  # Jetson: cuda-python only
+    assert "--extra-index-url https://pypi.nvidia.com" in runtime.HINT
+    assert "TensorRT comes with JetPack" in runtime.HINT
+
+
+def test_external_data_files_are_found_in_subgraphs_and_only_inside_the_folder(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("onnx", reason="the test models are built with onnx")
+    import onnx_models
+
+    model = onnx_models.build_external_data_in_subgraph(tmp_path / "sub.onnx", location="w.bin")
+    data = model.read_bytes()
+    assert trt_cache.external_files(data, tmp_path) == ["w.bin"]
+    first = trt_cache.model_digest(model)
+    (tmp_path / "w.bin").write_bytes(np.array([[9, 9, 9, 9]], np.float32).tobytes())
+    assert trt_cache.model_digest(model) != first
+    (tmp_path / "outside.bin").write_bytes(b"x")
+    nested = tmp_path / "nested"
+    nested.mkdir()
+    entry = b"\x0a\x08location\x12"  # what protobuf writes for {key: "location", value: ...}
+    found = trt_cache.external_files(
+        entry + bytes([14]) + b"../outside.bin" + entry + bytes([7]) + b"gone.bin", nested
+    )
+    assert found == []  # outside the model's folder, or no such file: never read
 
 
 # --- real TensorRT on a real GPU ---------------------------------------------------------------

@@ -25,16 +25,20 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from edgeinfer._errors import (
+from edgeinfer.backend import (
+    Availability,
+    Backend,
     BackendUnavailable,
     DeviceError,
+    DeviceRequest,
     EdgeInferError,
+    HeldSpecs,
     InferenceError,
     ModelIncompatible,
+    OpenOptions,
+    TensorSpec,
+    check_options,
 )
-from edgeinfer._kit.contract import Backend, HeldSpecs, OpenOptions, backend_options
-from edgeinfer._planning.devices import DeviceRequest
-from edgeinfer._types import Availability, TensorSpec
 from edgeinfer.backends.coreml import runtime
 from edgeinfer.backends.coreml.specs import (
     Feature,
@@ -139,7 +143,7 @@ class CoreMlBackend(HeldSpecs, Backend):
 
     @classmethod
     def open(cls, path: Path, device: DeviceRequest, options: OpenOptions) -> CoreMlBackend:
-        backend_options(cls.name, options.extra, ())
+        check_options(cls.name, options.extra, ())
         units = compute_units_for(device)
         if path.suffix.lower() == ".mlmodelc":
             raise ModelIncompatible(

@@ -17,20 +17,27 @@ import platform
 import sys
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from edgeinfer._errors import (
+from edgeinfer.backend import (
+    Availability,
     BackendUnavailable,
-    DeviceError,
     EdgeInferError,
-    InferenceError,
     ModelError,
     ModelIncompatible,
+    captured_native_stderr,
+    installed_version,
+    translate_errors,
+    translated,
 )
-from edgeinfer._kit.native_stderr import NativeOutput, captured_native_stderr
-from edgeinfer._types import Availability
+from edgeinfer.backends.coreml.errors import (
+    CANNOT_PREDICT_HERE,
+    LOAD_RULES,
+    run_rules,
+    unloaded_rules,
+)
 
 __all__ = [
     "HINT",
@@ -50,14 +57,6 @@ OFF_MAC_HINT = (
 )
 _log = logging.getLogger("edgeinfer")
 _lock = threading.Lock()  # the warnings filters and the coremltools logger are process-wide
-# What coremltools raises, as a bare Exception, when it cannot predict in this process at all.
-_CANNOT_PREDICT_HERE = (
-    "only supported on macOS",
-    "Unable to load CoreML.framework",
-    "is not supported in macOS version older",
-)
-# Words in a Core ML failure that point at an accelerator rather than at the model.
-_DEVICE_WORDS = ("GPU", "Metal", "ANE", "Neural Engine", "E5RT", "espresso")
 
 
 # --- availability -------------------------------------------------------------------------------
@@ -119,8 +118,6 @@ def _installed() -> tuple[str | None, bool]:
     spec = importlib.util.find_spec("coremltools")
     if spec is None:
         return None, False
-    from edgeinfer._kit.versions import installed_version
-
     found = installed_version("coremltools") or "(unknown version)"
     folders = spec.submodule_search_locations or ()
     binding = any(
@@ -169,14 +166,14 @@ def quietly(what: str) -> Iterator[list[str]]:
     said: list[str] = []
     logger = logging.getLogger("coremltools")
     python_stderr = io.StringIO()
-    native: NativeOutput | None = None
+    native_lines: list[Callable[[], list[str]]] = []  # read once the native capture has ended
     caught: list[warnings.WarningMessage] = []
     with _lock:
         handlers, propagate = logger.handlers[:], logger.propagate
         logger.handlers, logger.propagate = [_Collect(said)], False
         try:
             with contextlib.ExitStack() as stack:
-                native = stack.enter_context(captured_native_stderr())
+                native_lines.append(stack.enter_context(captured_native_stderr()).lines)
                 stack.enter_context(contextlib.redirect_stderr(python_stderr))
                 caught = stack.enter_context(warnings.catch_warnings(record=True))
                 warnings.simplefilter("always")
@@ -185,7 +182,8 @@ def quietly(what: str) -> Iterator[list[str]]:
             logger.handlers, logger.propagate = handlers, propagate
             said.extend(f"{w.category.__name__}: {w.message}" for w in caught)
             said.extend(line for line in python_stderr.getvalue().splitlines() if line.strip())
-            said.extend(native.lines() if native is not None else ())
+            for lines in native_lines:
+                said.extend(lines())
             for line in said:
                 _log.debug("coreml (%s): %s", what, line)
 
@@ -214,12 +212,9 @@ def read_spec(ct: Any, path: Path) -> Any:
     """The model's protobuf specification. Raises ``ModelError`` for an unreadable model."""
     if not path.exists():
         raise FileNotFoundError(f"model file not found: {path}")
-    try:
+    # FileNotFoundError (no manifest), RuntimeError (a bad manifest), DecodeError (protobuf)
+    with translate_errors(f"coremltools cannot read {path.name}", default=ModelError):
         spec = ct.utils.load_spec(str(path))
-    except Exception as error:  # FileNotFoundError, RuntimeError (manifest), DecodeError
-        raise ModelError(
-            f"coremltools cannot read {path.name}: {type(error).__name__}: {error}"
-        ) from error
     if spec.WhichOneof("Type") is None:
         raise ModelError(f"{path.name} holds no Core ML model: its specification is empty")
     return spec
@@ -228,14 +223,13 @@ def read_spec(ct: Any, path: Path) -> Any:
 def load_error(error: Exception, path: Path, units: str) -> EdgeInferError:
     """The edgeinfer error for an exception raised by ``MLModel(path, compute_units=...)``."""
     message = str(error).strip()
-    if "CPU_AND_NE" in message:  # ValueError: CPU_AND_NE is only available on macOS >= 13.0
-        found: EdgeInferError = DeviceError(f"the Neural Engine compute unit: {message}")
-    elif any(marker in message for marker in _CANNOT_PREDICT_HERE):
+    if CANNOT_PREDICT_HERE.matches(error, message):
         found = BackendUnavailable("coreml", f"coremltools cannot use Core ML here: {message}")
-    else:
-        found = ModelError(f"Core ML cannot load {path.name} with {units}: {message}")
-    found.__cause__ = error
-    return found
+        found.__cause__ = error
+        return found
+    return translated(
+        error, f"Core ML cannot load {path.name} with {units}", LOAD_RULES, ModelError
+    )
 
 
 def unloaded_error(
@@ -256,19 +250,14 @@ def unloaded_error(
             f"{path.name} has Core ML specification version {spec.specificationVersion}; this "
             f"macOS reads up to {newest}: it needs a newer macOS{heard}"
         )
-    message = str(cause).strip()
-    device = units != "CPU_ONLY" and "compil" not in message.lower()
-    kind = DeviceError if device else ModelIncompatible
-    found = kind(f"Core ML cannot load {path.name} with {units}: {message}{heard}")
-    found.__cause__ = cause
-    return found
+    what = f"Core ML cannot load {path.name} with {units}{heard}"
+    return translated(cause, what, unloaded_rules(units), ModelIncompatible)
 
 
 def run_error(error: Exception, path: Path, units: str) -> EdgeInferError:
     """The edgeinfer error for an exception raised by ``MLModel.predict``."""
-    message = str(error).strip() or type(error).__name__
-    if any(marker in message for marker in _CANNOT_PREDICT_HERE):
-        return InferenceError(f"Core ML cannot make predictions in this process: {message}")
-    if units != "CPU_ONLY" and any(word in message for word in _DEVICE_WORDS):
-        return DeviceError(f"Core ML failed on {units} while running {path.name}: {message}")
-    return InferenceError(f"Core ML failed to run {path.name} ({units}): {message}")
+    message = str(error).strip()
+    if CANNOT_PREDICT_HERE.matches(error, message):
+        what = "Core ML cannot make predictions in this process"
+        return translated(error, what, (CANNOT_PREDICT_HERE,))
+    return translated(error, f"Core ML failed to run {path.name} ({units})", run_rules(units))

@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeinfer._errors import InvalidInput, ModelIncompatible
-from edgeinfer._types import TensorSpec
+from edgeinfer.backend import InvalidInput, ModelIncompatible, TensorSpec
 
 __all__ = [
     "Feature",

@@ -28,19 +28,26 @@ them with links.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from edgeinfer._errors import DeviceError, EdgeInferError, InferenceError, ModelIncompatible
-from edgeinfer._kit.contract import Backend, HeldSpecs, OpenOptions
-from edgeinfer._kit.onnx_scan import check_onnx_file
-from edgeinfer._planning.devices import DeviceRequest
-from edgeinfer._planning.formats import detect_format
-from edgeinfer._types import Availability
+from edgeinfer.backend import (
+    Availability,
+    Backend,
+    DeviceError,
+    DeviceRequest,
+    HeldSpecs,
+    InferenceError,
+    ModelIncompatible,
+    OpenOptions,
+    check_onnx_file,
+    formats,
+    translate_errors,
+    translated,
+)
 from edgeinfer.backends.tensorrt import runtime as runtime_lookup
 from edgeinfer.backends.tensorrt.build import parse_options
 from edgeinfer.backends.tensorrt.cuda import import_cudart, select_device
@@ -50,25 +57,34 @@ from edgeinfer.backends.tensorrt.engine import (
     engine_from_onnx,
     layer_precisions,
 )
+from edgeinfer.backends.tensorrt.errors import CONTEXT_RULES, OPEN_RULES, TensorRtError
 from edgeinfer.backends.tensorrt.io import Executor, Tensor, read_tensors
+from edgeinfer.backends.tensorrt.logger import Capture, process_logger
 from edgeinfer.backends.tensorrt.precision import describe_precisions
 
 __all__ = ["TensorRtBackend"]
 
 
-@contextlib.contextmanager
-def _opening(path: Path) -> Iterator[None]:
-    """TensorRT's Python exceptions while opening -> edgeinfer errors, the original chained."""
-    try:
-        yield
-    except EdgeInferError:
-        raise
-    except MemoryError as error:
-        raise DeviceError(f"out of memory opening {path.name} with TensorRT") from error
-    except Exception as error:
-        raise ModelIncompatible(
-            f"TensorRT cannot open {path.name}: {type(error).__name__}: {error}"
-        ) from error
+def _is_engine(path: Path) -> bool:
+    """A serialized engine (by its name or TensorRT's magic bytes, as load() told them apart),
+    else ONNX."""
+    engine = next(fmt for fmt in formats() if fmt.name == "tensorrt")
+    if path.suffix.lower() in engine.suffixes:
+        return True
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    return engine.sniff is not None and engine.sniff(head, path)
+
+
+def _context(engine: Any) -> Any:
+    """An execution context; ``create_execution_context`` returns ``None`` and logs why."""
+    with Capture() as heard:
+        context = engine.create_execution_context()
+    if context is None:
+        failure = TensorRtError(heard.text() or "no reason given")
+        what = "TensorRT could not create an execution context"
+        raise translated(failure, what, CONTEXT_RULES, DeviceError) from failure
+    return context
 
 
 def _ranges(tensors: list[Tensor]) -> str:
@@ -120,29 +136,25 @@ class TensorRtBackend(HeldSpecs, Backend):
     @classmethod
     def open(cls, path: Path, device: DeviceRequest, options: OpenOptions) -> TensorRtBackend:
         build = parse_options(options.extra)
-        fmt = detect_format(path)
-        if fmt == "onnx":
+        onnx = not _is_engine(path)
+        if onnx:
             check_onnx_file(path)  # unsafe external data is refused before any runtime reads it
         trt = runtime_lookup.load_tensorrt(cls.name)
         cudart = import_cudart(cls.name)
         index, gpu, cc = select_device(cudart, device.index)
-        logger = runtime_lookup.make_logger(trt)
-        with contextlib.suppress(Exception):  # TensorRT's own plugins, for engines that use them
-            trt.init_libnvinfer_plugins(logger, "")
-        with _opening(path):
+        logger = process_logger(trt)  # one per process: TensorRT keeps the first it is given
+        what = f"TensorRT cannot open {path.name}"
+        with translate_errors(what, OPEN_RULES, ModelIncompatible), Capture():
             runtime = trt.Runtime(logger)
-            if fmt == "onnx":
+            if onnx:
                 engine, origin = engine_from_onnx(
                     trt, runtime, logger, path, options.precision, build, gpu, cc
                 )
             else:
-                engine, origin = engine_from_file(trt, runtime, logger, path, options.precision)
-            context = engine.create_execution_context()
-            if context is None:
-                said = logger.take() or "no reason given"
-                raise DeviceError(f"TensorRT could not create an execution context: {said}")
+                engine, origin = engine_from_file(trt, runtime, path, options.precision)
+            context = _context(engine)
             inputs, outputs = read_tensors(trt, engine, cudart)
-            executor = Executor(trt, cudart, context, inputs, outputs, index, logger)
+            executor = Executor(trt, cudart, context, inputs, outputs, index)
         details = cls._describe(trt, origin, gpu, cc, index, inputs, build.workspace)
         handles = (runtime, engine, context)
         return cls(trt, handles, executor, (inputs, outputs), origin, f"gpu:{index}", details)

@@ -16,9 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeinfer._errors import ConfigurationError, DeviceError, ModelError, ModelIncompatible
-from edgeinfer._kit.cache import read_cached, write_cached
-from edgeinfer._kit.contract import backend_options
+from edgeinfer.backend import (
+    ConfigurationError,
+    ModelIncompatible,
+    check_options,
+    read_cached,
+    translate_errors,
+    translated,
+    write_cached,
+)
+from edgeinfer.backends.tensorrt.errors import BUILD_RULES, PARSE_RULES, TensorRtError
+from edgeinfer.backends.tensorrt.logger import Capture
 from edgeinfer.backends.tensorrt.precision import PrecisionPlan, has_qdq
 
 __all__ = ["OPTION_KEYS", "BuildOptions", "build_engine", "parse_options"]
@@ -28,13 +36,6 @@ _log = logging.getLogger("edgeinfer")
 OPTION_KEYS = ("workspace", "timing_cache", "engine_cache", "shapes", "optimization_level")
 # A dynamic dimension with no `shapes` option gets this (min, opt, max) range.
 DEFAULT_DYNAMIC_RANGE = (1, 1, 32)
-_MEMORY_MARKERS = (
-    "out of memory",
-    "outofmemory",
-    "cudaerrormemoryallocation",
-    "failed_allocation",
-    "failed to allocate",
-)
 
 Shape = tuple[int, ...]
 
@@ -97,7 +98,7 @@ def _shapes(value: Any) -> dict[str, tuple[Shape, Shape, Shape]]:
 
 def parse_options(extra: Mapping[str, Any]) -> BuildOptions:
     """Check ``load(options=...)`` for this backend. Raises ``ConfigurationError``."""
-    backend_options("tensorrt", extra, OPTION_KEYS)
+    check_options("tensorrt", extra, OPTION_KEYS)
     workspace = extra.get("workspace")
     timing = extra.get("timing_cache", True)
     if not isinstance(timing, (bool, str, Path)):
@@ -134,32 +135,29 @@ def _profile_range(name: str, dims: Shape, options: BuildOptions) -> tuple[Shape
 
 def _autocast(path: Path, low: str) -> bytes:
     """The ONNX converted to mixed precision by ModelOpt AutoCast (inputs/outputs kept)."""
-    try:
+    what = f"ModelOpt AutoCast could not convert {path.name} to {low}"
+    with translate_errors(what, default=ModelIncompatible):
         module = importlib.import_module("modelopt.onnx.autocast")
         model = module.convert_to_mixed_precision(
             onnx_path=str(path), low_precision_type=low, keep_io_types=True
         )
         data: bytes = model.SerializeToString()
-        return data
-    except Exception as error:
-        raise ModelIncompatible(
-            f"ModelOpt AutoCast could not convert {path.name} to {low}: "
-            f"{type(error).__name__}: {error}"
-        ) from error
+    return data
 
 
-def _parse(trt: Any, logger: Any, network: Any, path: Path, data: bytes | None) -> Any:
+def _parse(
+    trt: Any, logger: Any, network: Any, path: Path, data: bytes | None, heard: Capture
+) -> Any:
     parser = trt.OnnxParser(network, logger)
     ok = parser.parse(data, str(path)) if data is not None else parser.parse_from_file(str(path))
     if ok:
         return parser
     errors = [parser.get_error(i) for i in range(parser.num_errors)]
-    said = "; ".join(str(e) for e in errors) or logger.take() or "no reason given"
+    said = "; ".join(str(e) for e in errors) or heard.text() or "no reason given"
     codes = " ".join(str(e.code()) for e in errors if hasattr(e, "code"))
-    # The file is well-formed protobuf (checked before): only an unreadable model is the file's
-    # fault; anything else is an ONNX that this TensorRT cannot take, which another backend may.
-    kind = ModelError if "MODEL_DESERIALIZE_FAILED" in codes.upper() else ModelIncompatible
-    raise kind(f"TensorRT's ONNX parser rejected {path.name}: {said}")
+    failure = TensorRtError(f"{said} [{codes}]" if codes else said)
+    what = f"TensorRT's ONNX parser rejected {path.name}"
+    raise translated(failure, what, PARSE_RULES, ModelIncompatible) from failure
 
 
 def _add_profile(trt: Any, builder: Any, config: Any, network: Any, options: BuildOptions) -> None:
@@ -212,11 +210,29 @@ def build_engine(
 ) -> Any:
     """Build ``path`` (ONNX) into a serialized engine (``IHostMemory``) for the current device."""
     data = _autocast(path, plan.autocast) if plan.autocast else None
-    logger.take()
+    with Capture() as heard:
+        serialized = _build(trt, logger, path, plan, options, timing_file, data, heard)
+    if serialized is None:
+        failure = TensorRtError(heard.text() or "no reason given")
+        what = f"TensorRT could not build an engine from {path.name}"
+        raise translated(failure, what, BUILD_RULES, ModelIncompatible) from failure
+    return serialized
+
+
+def _build(
+    trt: Any,
+    logger: Any,
+    path: Path,
+    plan: PrecisionPlan,
+    options: BuildOptions,
+    timing_file: Path | None,
+    data: bytes | None,
+    heard: Capture,
+) -> Any:
     builder = trt.Builder(logger)
     flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) if plan.strongly_typed else 0
     network = builder.create_network(flags)
-    parser = _parse(trt, logger, network, path, data)
+    parser = _parse(trt, logger, network, path, data, heard)
     if plan.needs_qdq and not has_qdq(trt, network):
         raise ModelIncompatible(
             f"precision='int8' needs an explicitly quantized model (QuantizeLinear/"
@@ -238,12 +254,7 @@ def build_engine(
     _use_timing_cache(config, timing_file)
     serialized = builder.build_serialized_network(network, config)
     del parser
-    if serialized is None:
-        said = logger.take() or "no reason given"
-        if any(marker in said.lower() for marker in _MEMORY_MARKERS):
-            raise DeviceError(f"TensorRT ran out of GPU memory building {path.name}: {said}")
-        raise ModelIncompatible(f"TensorRT could not build an engine from {path.name}: {said}")
-    if timing_file is not None:
+    if serialized is not None and timing_file is not None:
         try:
             write_cached(timing_file, config.get_timing_cache().serialize())
         except OSError as error:

@@ -1,8 +1,14 @@
 """CUDA through cuda-python's runtime bindings: the device, a stream, device buffers and copies.
 
 Every cudart call returns a tuple ``(error, *results)``; ``call`` checks the error and turns it
-into an edgeinfer error that names it (``cudaErrorInsufficientDriver: ...``). A machine without a
-usable driver or GPU gives ``BackendUnavailable``; any other CUDA failure is a ``DeviceError``.
+into an edgeinfer error that names it (``cudaErrorMemoryAllocation: out of memory``) through the
+rules in ``errors.py``. A machine without a usable driver or GPU gives ``BackendUnavailable``;
+any other CUDA failure is a ``DeviceError`` (``OutOfMemory`` when memory ran out).
+
+Without any NVIDIA driver the CUDA runtime answers ``cudaErrorInsufficientDriver`` ("CUDA driver
+version is insufficient for CUDA runtime version"), the same status as for a driver older than
+the runtime. ``cudaDriverGetVersion`` tells the two apart: it reports 0 when no driver is
+installed (CUDA Runtime API reference, Version Management); the error says which case it is.
 
 Import order: ``cuda.bindings.runtime`` (cuda-python 12.6 and later; the only one in 13.x), then
 ``cuda.cudart`` (older cuda-python, removed in 13.0).
@@ -14,22 +20,32 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from edgeinfer._errors import BackendUnavailable, DeviceError, EdgeInferError
+from edgeinfer.backend import (
+    BackendUnavailable,
+    DeviceError,
+    EdgeInferError,
+    installed_version,
+    translated,
+)
+from edgeinfer.backends.tensorrt.errors import CUDA_RULES, NO_DRIVER, NO_GPU, CudaError
 
 __all__ = ["DeviceBuffer", "call", "error_name", "import_cudart", "select_device"]
 
-HINT = "pip install 'cuda-python>=12' (the version matching your CUDA driver)"
-
-# Errors that mean "no usable NVIDIA GPU or driver here", as opposed to a failing device.
-_NO_DEVICE = {
-    "cudaErrorNoDevice": "no CUDA-capable GPU was found",
-    "cudaErrorInsufficientDriver": "the NVIDIA driver is too old for this CUDA runtime",
-    "cudaErrorSystemDriverMismatch": "the NVIDIA driver and its kernel module do not match",
-    "cudaErrorCompatNotSupportedOnDevice": "CUDA forward compatibility is not supported here",
-}
+HINT = (
+    "pip install 'cuda-python>=13,<14' for a CUDA 13 driver (580 or later) or "
+    "'cuda-python>=12,<13' for a CUDA 12 driver (525 or later), the CUDA major of your TensorRT "
+    "(tensorrt-cu13 or tensorrt-cu12; 'edgeinfer[tensorrt-cu13]' and 'edgeinfer[tensorrt-cu12]' "
+    "bring both)"
+)
 _DRIVER_HINT = (
     "install or update the NVIDIA driver (nvidia-smi must list the GPU; on Jetson the driver "
     "comes with JetPack), or use device='cpu'"
+)
+_OLD_DRIVER_HINT = (
+    "install the NVIDIA driver (nvidia-smi must list the GPU and the CUDA version it supports; "
+    "on Jetson the driver comes with JetPack); a driver for CUDA 12 (525 or later) runs the "
+    "CUDA 12 builds: pip install 'edgeinfer[tensorrt-cu12]' --extra-index-url "
+    "https://pypi.nvidia.com; or use device='cpu'"
 )
 
 
@@ -73,10 +89,45 @@ def call(cudart: Any, result: Any, what: str, backend: str = "tensorrt") -> Any:
 
 def _translate(cudart: Any, error: Any, what: str, backend: str) -> EdgeInferError:
     described = error_name(cudart, error)
-    for name, meaning in _NO_DEVICE.items():
-        if described.startswith(name):
-            return BackendUnavailable(backend, f"{meaning} ({what}: {described})", _DRIVER_HINT)
-    return DeviceError(f"CUDA failed in {what}: {described}")
+    status = described.split(":", 1)[0]
+    if status == NO_DRIVER:
+        return _no_driver(cudart, f"{what}: {described}", backend)
+    if status in NO_GPU:
+        return BackendUnavailable(backend, f"{NO_GPU[status]} ({what}: {described})", _DRIVER_HINT)
+    return translated(CudaError(described), f"CUDA failed in {what}", CUDA_RULES, DeviceError)
+
+
+def _cuda_version(cudart: Any, function: str) -> int | None:
+    """``cudaDriverGetVersion`` / ``cudaRuntimeGetVersion`` (1000 * major + 10 * minor), or
+    ``None`` when it cannot be read (a call that fails too, an old binding without it)."""
+    try:
+        result = getattr(cudart, function)()
+        return int(result[1]) if int(result[0]) == 0 else None
+    except Exception:
+        return None
+
+
+def _cuda_text(version: int) -> str:
+    return f"CUDA {version // 1000}.{version % 1000 // 10}"
+
+
+def _no_driver(cudart: Any, said: str, backend: str) -> BackendUnavailable:
+    """``cudaErrorInsufficientDriver``: no driver at all, or one older than the runtime."""
+    runtime = _cuda_version(cudart, "cudaRuntimeGetVersion")
+    if runtime:
+        needs = _cuda_text(runtime)
+    else:  # the runtime's version may need the driver too: say what cuda-python was built for
+        bindings = installed_version("cuda-bindings", "cuda-python")
+        needs = f"CUDA {bindings.split('.', 1)[0]}" if bindings else "this cuda-python's CUDA"
+    driver = _cuda_version(cudart, "cudaDriverGetVersion")
+    if driver:  # a driver answered: it is too old for this runtime
+        reason = (
+            f"the NVIDIA driver supports {_cuda_text(driver)}, older than {needs} that "
+            f"cuda-python's runtime needs"
+        )
+    else:  # 0: no driver installed (or nothing could be asked)
+        reason = f"no NVIDIA driver is loaded (or it is older than {needs} needs)"
+    return BackendUnavailable(backend, f"{reason} [{said}]", _OLD_DRIVER_HINT)
 
 
 def _decode(value: Any) -> str:
@@ -90,7 +141,7 @@ def select_device(cudart: Any, index: int | None) -> tuple[int, str, tuple[int, 
     chosen = 0 if index is None else index
     count = call(cudart, cudart.cudaGetDeviceCount(), "cudaGetDeviceCount")
     if count == 0:
-        raise BackendUnavailable("tensorrt", "no CUDA-capable GPU was found", _DRIVER_HINT)
+        raise BackendUnavailable("tensorrt", NO_GPU["cudaErrorNoDevice"], _DRIVER_HINT)
     if chosen >= count:
         raise DeviceError(
             f"gpu:{chosen} was asked for, but CUDA sees {count} GPU(s): gpu:0..gpu:{count - 1} "

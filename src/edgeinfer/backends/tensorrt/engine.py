@@ -18,8 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgeinfer._errors import ModelError, ModelIncompatible
-from edgeinfer._kit.cache import read_cached, write_cached
+from edgeinfer.backend import (
+    ModelError,
+    ModelIncompatible,
+    installed_version,
+    read_cached,
+    write_cached,
+)
 from edgeinfer.backends.tensorrt.build import BuildOptions, build_engine
 from edgeinfer.backends.tensorrt.cache import (
     engine_key,
@@ -67,10 +72,10 @@ def layer_precisions(trt: Any, engine: Any, context: Any = None) -> Counter[str]
 
 
 def engine_from_file(
-    trt: Any, runtime: Any, logger: Any, path: Path, precision: str | None
+    trt: Any, runtime: Any, path: Path, precision: str | None
 ) -> tuple[Any, Origin]:
     """Deserialize a user's engine; a precision request is checked where the engine records it."""
-    engine = deserialize(trt, runtime, logger, path.read_bytes(), path.name)
+    engine = deserialize(trt, runtime, path.read_bytes(), path.name)
     note = "its precision was fixed when it was built"
     if precision is not None:
         counts = layer_precisions(trt, engine)
@@ -93,8 +98,6 @@ def _timing_file(options: BuildOptions, version: str, gpu: str, cc: tuple[int, i
 
 
 def _modelopt_version() -> str | None:
-    from edgeinfer._kit.versions import installed_version
-
     return installed_version("nvidia-modelopt")
 
 
@@ -128,7 +131,7 @@ def engine_from_onnx(
     data = read_cached(cached) if cached is not None else None
     if cached is not None and data is not None:
         try:
-            engine = deserialize(trt, runtime, logger, data, cached.name)
+            engine = deserialize(trt, runtime, data, cached.name)
         except ModelError as error:
             stale = f"; the cached engine did not load and was rebuilt ({error})"
             _log.warning(
@@ -144,7 +147,7 @@ def engine_from_onnx(
     started = time.perf_counter()
     serialized = build_engine(trt, logger, path, plan, options, timing)
     seconds = time.perf_counter() - started
-    engine = deserialize(trt, runtime, logger, serialized, path.name)
+    engine = deserialize(trt, runtime, serialized, path.name)
     note = f"from {path.name} in {seconds:.1f} s"
     if cached is not None:
         try:

@@ -20,9 +20,17 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from edgeinfer._errors import EdgeInferError, InferenceError, InvalidInput, ModelIncompatible
-from edgeinfer._types import TensorSpec
+from edgeinfer.backend import (
+    EdgeInferError,
+    InferenceError,
+    InvalidInput,
+    ModelIncompatible,
+    TensorSpec,
+    translated,
+)
 from edgeinfer.backends.tensorrt.cuda import DeviceBuffer, call
+from edgeinfer.backends.tensorrt.errors import RUN_RULES, TensorRtError
+from edgeinfer.backends.tensorrt.logger import Capture
 
 __all__ = ["Executor", "Tensor", "read_tensors"]
 
@@ -121,10 +129,9 @@ class Executor:
         inputs: list[Tensor],
         outputs: list[Tensor],
         device: int,
-        logger: Any,
     ) -> None:
         self._cudart = cudart
-        self._logger = logger
+        self._heard = Capture()  # what TensorRT logs during a call (one call at a time: the lock)
         self._context = context
         self._inputs = inputs
         self._outputs = outputs
@@ -185,7 +192,7 @@ class Executor:
                 raise
             except Exception as error:
                 self._drain()
-                raise InferenceError(f"TensorRT failed: {type(error).__name__}: {error}") from error
+                raise translated(error, "TensorRT failed", RUN_RULES) from error
 
     def _drain(self) -> None:
         """After a failed call: let copies already queued finish before their arrays go."""
@@ -218,9 +225,11 @@ class Executor:
                     )
                 tensor.shape = shape
                 self._place(tensor, _volume(shape) * tensor.itemsize)
-        if not self._context.execute_async_v3(self._stream_handle):
-            said = self._logger.take() or "no reason given"
-            raise InferenceError(f"TensorRT's execute_async_v3 failed: {said}")
+        with self._heard as heard:
+            ran = self._context.execute_async_v3(self._stream_handle)
+        if not ran:
+            failure = TensorRtError(heard.text() or "no reason given")
+            raise translated(failure, "TensorRT's execute_async_v3 failed", RUN_RULES) from failure
         results: dict[str, np.ndarray] = {}
         for tensor in self._outputs:
             out = np.empty(tensor.shape or (), tensor.spec.dtype)

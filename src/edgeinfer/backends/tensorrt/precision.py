@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from edgeinfer._errors import ModelIncompatible
+from edgeinfer.backend import ModelIncompatible
 
 __all__ = ["PrecisionPlan", "autocast_available", "engine_precisions", "plan_precision"]
 

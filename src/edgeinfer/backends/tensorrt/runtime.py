@@ -1,4 +1,4 @@
-"""Finding, importing and talking to TensorRT: availability, the import, the logger, deserializing.
+"""Finding, importing and talking to TensorRT: availability, the import, deserializing.
 
 ``availability()`` only looks for the packages (``find_spec`` and installed metadata): that finds
 the Python bindings even where ``libnvinfer``/``libnvonnxparser`` are missing, so ``load()`` does
@@ -6,8 +6,8 @@ the real import and reports the loader's own words (``libnvonnxparser.so.10: can
 object file``) as ``BackendUnavailable``.
 
 TensorRT reports failures through its logger, not through exceptions: ``deserialize_cuda_engine``
-and ``build_serialized_network`` return ``None`` and log why. ``Logger`` keeps the recent error
-and warning lines so that the edgeinfer error can quote them.
+returns ``None`` and logs why. ``logger.py`` holds the one logger of the process and the
+``Capture`` that collects what it logs during one call; ``errors.py`` classifies it.
 """
 
 from __future__ import annotations
@@ -15,13 +15,22 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
-import logging
-from collections import deque
 from typing import Any
 
-from edgeinfer._errors import BackendUnavailable, ModelError, ModelIncompatible
-from edgeinfer._kit.versions import installed_version as _installed
-from edgeinfer._types import Availability
+from edgeinfer.backend import (
+    Availability,
+    BackendUnavailable,
+    ModelError,
+    ModelIncompatible,
+    translated,
+)
+from edgeinfer.backend import installed_version as _installed
+from edgeinfer.backends.tensorrt.errors import (
+    DESERIALIZE_RULES,
+    STALE_ENGINE_ADVICE,
+    TensorRtError,
+)
+from edgeinfer.backends.tensorrt.logger import Capture
 
 __all__ = [
     "HINT",
@@ -30,27 +39,18 @@ __all__ = [
     "installed_version",
     "load_tensorrt",
     "major_version",
-    "make_logger",
 ]
 
-_log = logging.getLogger("edgeinfer")
-
 HINT = (
-    "pip install 'edgeinfer[tensorrt]' --extra-index-url https://pypi.nvidia.com "
-    "(TensorRT's wheels come from NVIDIA's index); on Jetson, TensorRT comes with JetPack "
-    "(sudo apt install nvidia-jetpack; create virtualenvs with --system-site-packages)"
+    "pip install 'edgeinfer[tensorrt-cu13]' --extra-index-url https://pypi.nvidia.com (TensorRT "
+    "and cuda-python for CUDA 13, NVIDIA driver 580 or later; 'edgeinfer[tensorrt-cu12]' for a "
+    "CUDA 12 driver, 525 or later: nvidia-smi shows the driver's CUDA). On Jetson, TensorRT "
+    "comes with JetPack (sudo apt install nvidia-jetpack): create the virtualenv with "
+    "--system-site-packages and add only cuda-python of JetPack's CUDA ('cuda-python>=12,<13' "
+    "on JetPack 6, 'cuda-python>=13,<14' on JetPack 7)"
 )
 _TRT_DISTRIBUTIONS = ("tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt-cu11")
 _CUDA_DISTRIBUTIONS = ("cuda-bindings", "cuda-python")
-# Words in TensorRT's log that mean "a valid engine, for another TensorRT or another GPU".
-_INCOMPATIBLE_MARKERS = (
-    "not compatible with this version",
-    "version tag does not match",
-    "serialization assertion",
-    "incompatible device",
-    "expecting compute",
-    "expecting library version",
-)
 
 
 @functools.lru_cache(maxsize=1)
@@ -107,57 +107,24 @@ def major_version(trt: Any) -> int:
         return 0
 
 
-def make_logger(trt: Any) -> Any:
-    """A ``trt.ILogger`` that sends TensorRT's messages to the ``edgeinfer`` logger (errors and
-    warnings at DEBUG: they reach the user inside the edgeinfer error) and keeps the last few."""
-
-    class _Logger(trt.ILogger):  # type: ignore[misc]
-        def __init__(self) -> None:
-            trt.ILogger.__init__(self)
-            self.recent: deque[str] = deque(maxlen=20)
-
-        def log(self, severity: Any, msg: str) -> None:
-            level = int(severity)  # INTERNAL_ERROR 0, ERROR 1, WARNING 2, INFO 3, VERBOSE 4
-            if level <= 2:
-                self.recent.append(str(msg))
-                _log.debug("tensorrt: %s", msg)
-
-        def take(self) -> str:
-            """The recent errors and warnings, joined, and forgotten."""
-            text = " | ".join(self.recent)
-            self.recent.clear()
-            return text
-
-    return _Logger()
-
-
-def is_incompatible(log_text: str) -> bool:
-    """True when TensorRT's log says the engine was built by another TensorRT or for another GPU."""
-    lowered = log_text.lower()
-    return any(marker in lowered for marker in _INCOMPATIBLE_MARKERS)
-
-
-def deserialize(trt: Any, runtime: Any, logger: Any, data: bytes, name: str) -> Any:
-    """An ``ICudaEngine`` from engine bytes, or the edgeinfer error that says why not."""
-    logger.take()
-    failure: Exception | None = None
-    try:
-        engine = runtime.deserialize_cuda_engine(data)
-    except Exception as error:
-        engine, failure = None, error
+def deserialize(trt: Any, runtime: Any, data: Any, name: str) -> Any:
+    """An ``ICudaEngine`` from engine bytes, or the edgeinfer error that says why not (from what
+    TensorRT logged meanwhile: ``deserialize_cuda_engine`` returns ``None`` and logs the reason)."""
+    raised: Exception | None = None
+    with Capture() as heard:
+        try:
+            engine = runtime.deserialize_cuda_engine(data)
+        except Exception as error:
+            engine, raised = None, error
     if engine is not None:
         return engine
-    said = logger.take() or (str(failure) if failure else "no reason given")
+    said = heard.text() or (f"{type(raised).__name__}: {raised}" if raised else "no reason given")
+    failure = TensorRtError(said)
+    failure.__cause__ = raised
     version = getattr(trt, "__version__", "?")
-    if is_incompatible(said):
-        error_out: ModelError = ModelIncompatible(
-            f"{name} was built by another TensorRT version or for another GPU, and this is "
-            f"TensorRT {version}: an engine only loads on the TensorRT (and GPU model) that built "
-            f"it. Rebuild it here, or keep the .onnx beside it so edgeinfer can fall back "
-            f"[TensorRT said: {said}]"
-        )
-    else:
-        error_out = ModelError(f"TensorRT {version} cannot deserialize {name}: {said}")
-    if failure is not None:
-        raise error_out from failure
-    raise error_out
+    found = translated(
+        failure, f"TensorRT {version} cannot deserialize {name}", DESERIALIZE_RULES, ModelError
+    )
+    if isinstance(found, ModelIncompatible):
+        found.args = (f"{found}{STALE_ENGINE_ADVICE}",)
+    raise found from failure
