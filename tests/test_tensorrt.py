@@ -336,10 +336,10 @@ def test_model_digest_covers_external_data(tmp_path: Path) -> None:
     import onnx_models
 
     model = onnx_models.build_external_data(tmp_path / "ext.onnx", location="w.bin")
-    first = trt_cache.model_digest(model)
-    assert first == trt_cache.model_digest(model)
+    first = edgeinfer.backend.model_digest(model)
+    assert first == edgeinfer.backend.model_digest(model)
     (tmp_path / "w.bin").write_bytes(np.array([[9, 9, 9, 9]], np.float32).tobytes())
-    assert trt_cache.model_digest(model) != first
+    assert edgeinfer.backend.model_digest(model) != first
 
 
 @pytest.mark.parametrize(
@@ -1360,26 +1360,16 @@ def test_extras_per_cuda_major_match_the_install_hint() -> None:
     assert "TensorRT comes with JetPack" in runtime.HINT
 
 
-def test_external_data_files_are_found_in_subgraphs_and_only_inside_the_folder(
-    tmp_path: Path,
-) -> None:
+def test_external_data_in_subgraphs_is_part_of_the_model_digest(tmp_path: Path) -> None:
     pytest.importorskip("onnx", reason="the test models are built with onnx")
     import onnx_models
+    from edgeinfer._kit.onnx_scan import check_onnx_file
 
     model = onnx_models.build_external_data_in_subgraph(tmp_path / "sub.onnx", location="w.bin")
-    data = model.read_bytes()
-    assert trt_cache.external_files(data, tmp_path) == ["w.bin"]
-    first = trt_cache.model_digest(model)
+    assert check_onnx_file(model).external_data == ("w.bin",)
+    first = edgeinfer.backend.model_digest(model)
     (tmp_path / "w.bin").write_bytes(np.array([[9, 9, 9, 9]], np.float32).tobytes())
-    assert trt_cache.model_digest(model) != first
-    (tmp_path / "outside.bin").write_bytes(b"x")
-    nested = tmp_path / "nested"
-    nested.mkdir()
-    entry = b"\x0a\x08location\x12"  # what protobuf writes for {key: "location", value: ...}
-    found = trt_cache.external_files(
-        entry + bytes([14]) + b"../outside.bin" + entry + bytes([7]) + b"gone.bin", nested
-    )
-    assert found == []  # outside the model's folder, or no such file: never read
+    assert edgeinfer.backend.model_digest(model) != first
 
 
 # --- real TensorRT on a real GPU ---------------------------------------------------------------

@@ -25,7 +25,8 @@ with ``ErrorRule`` (native exceptions -> edgeinfer's error tree, chained), ``ins
 (a distribution's version without importing it), ``captured_native_stderr`` (keep a C++
 runtime's noise off the user's terminal), ``check_onnx_file`` (refuse unsafe ONNX files before a
 runtime reads them; returns the graph's names, shapes and metadata), ``cache_dir`` /
-``write_cached`` / ``read_cached`` (the one folder edgeinfer writes to), ``quantize`` /
+``write_cached`` / ``read_cached`` (the one folder edgeinfer writes to), ``model_digest`` (a
+model's sha256 with its external data, for cache keys), ``quantize`` /
 ``dequantize`` (affine quantisation, as TFLite rounds it).
 """
 
@@ -51,6 +52,7 @@ from edgeinfer._kit.contract import (
     Session,
     check_options,
 )
+from edgeinfer._kit.digest import model_digest
 from edgeinfer._kit.errors import OUT_OF_MEMORY, ErrorRule, translate_errors, translated
 from edgeinfer._kit.native_stderr import captured_native_stderr
 from edgeinfer._kit.onnx_scan import OnnxFacts, OnnxValue, check_onnx_file
@@ -95,6 +97,7 @@ __all__ = [
     "dequantize",
     "formats",
     "installed_version",
+    "model_digest",
     "quantize",
     "read_cached",
     "register_backend",

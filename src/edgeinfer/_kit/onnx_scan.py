@@ -231,6 +231,8 @@ class OnnxFacts:
     outputs: tuple[OnnxValue, ...] = ()
     opsets: tuple[tuple[str, int], ...] = ()
     metadata: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: the external data files the model names, relative to its folder, first mention first
+    external_data: tuple[str, ...] = ()
 
 
 def _text(buf: Buffer, a: int, b: int) -> str:
@@ -328,11 +330,13 @@ def scan(buf: Buffer) -> tuple[list[tuple[str, str | None]], OnnxFacts]:
     if not saw_graph:
         raise ProtobufError("no graph field: this is not an ONNX ModelProto")
     external = [(name, location) for name, location, marked in found if marked or location]
+    files = tuple(dict.fromkeys(location for _, location in external if location))
     facts = OnnxFacts(
         tuple(value for value in inputs if value.name not in initializers),
         tuple(outputs),
         tuple(opsets),
         metadata,
+        files,
     )
     return external, facts
 

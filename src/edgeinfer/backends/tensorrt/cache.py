@@ -27,16 +27,12 @@ __all__ = [
     "RECIPE_VERSION",
     "engine_key",
     "engine_path",
-    "model_digest",
     "timing_cache_path",
 ]
 
 # Bump when the way edgeinfer builds engines changes, so that old cache entries are not reused.
 RECIPE_VERSION = 1
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-# An external data entry of an ONNX TensorProto as protobuf writes it: StringStringEntryProto with
-# field 1 (key) = "location" (tag 0x0A, length 8), then field 2 (value, tag 0x12) = the path.
-_LOCATION = b"\x0a\x08location\x12"
 
 
 def engine_key(
@@ -58,56 +54,6 @@ def engine_key(
     }
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def model_digest(path: Path) -> str:
-    """sha256 of an ONNX model and of its external data files, in the model's order.
-
-    External data is part of the model: new weights in ``weights.bin`` must give a new engine.
-    """
-    digest = hashlib.sha256()
-    data = path.read_bytes()
-    digest.update(data)
-    for location in external_files(data, path.parent):
-        digest.update(b"\0" + location.encode("utf-8") + b"\0")
-        with (path.parent / location).open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while pos < len(data) and shift < 64:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            break
-    return value, pos
-
-
-def external_files(data: bytes, folder: Path) -> list[str]:
-    """The external data files an ONNX model's bytes name, first mention first: every
-    ``location`` entry that is a file inside ``folder``.
-
-    A byte search, not a parse (the kit's protobuf walker is not public): it finds entries in
-    subgraphs too, and the rare false match inside raw tensor bytes only adds a file to the
-    digest (a superset changes nothing but the key). ``check_onnx_file`` has refused unsafe
-    locations before this runs.
-    """
-    root = folder.resolve()
-    found: list[str] = []
-    at = data.find(_LOCATION)
-    while at >= 0:
-        length, start = _varint(data, at + len(_LOCATION))
-        location = data[start : start + length].decode("utf-8", "replace")
-        target = (root / location).resolve() if location and "\0" not in location else root
-        if location not in found and root in target.parents and target.is_file():
-            found.append(location)
-        at = data.find(_LOCATION, at + 1)
-    return found
 
 
 def _safe(text: str) -> str:

@@ -22,6 +22,7 @@ from edgeinfer.backend import (
     ModelError,
     ModelIncompatible,
     installed_version,
+    model_digest,
     read_cached,
     write_cached,
 )
@@ -29,7 +30,6 @@ from edgeinfer.backends.tensorrt.build import BuildOptions, build_engine
 from edgeinfer.backends.tensorrt.cache import (
     engine_key,
     engine_path,
-    model_digest,
     timing_cache_path,
 )
 from edgeinfer.backends.tensorrt.precision import (
