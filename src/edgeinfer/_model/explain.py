@@ -1,7 +1,8 @@
 """``Model.explain()``: the plan, what serves, why the others did not, and every switch since.
 
 Written on the model's public read API only (``candidates``, ``notes``, ``details``,
-``attempts``, ``history``, ``event_counts``, ``stats()``), so anyone can build another view.
+``attempts``, ``history``, ``event_counts``, ``selection``, ``stats()``), so anyone can build
+another view.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def explain(model: Model) -> str:
     moved = serving is not None and serving is not opened
     at_load = f" (at load, for {opened.backend} on {opened.device})" if moved else ""
     lines.extend(f"  note{at_load}: {note}" for note in model.notes)
+    if model.selection is not None:
+        lines.extend(f"  {line}" for line in model.selection.lines())
     failed = [attempt for attempt in model.attempts if not attempt.ok]
     if failed:
         lines.append("  not chosen at load, in plan order:")

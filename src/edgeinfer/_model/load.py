@@ -17,7 +17,7 @@ from edgeinfer._model.warmup import WarmupInputs
 from edgeinfer._planning.detect import devices as detected_devices
 from edgeinfer._planning.devices import parse_device_chain
 from edgeinfer._planning.formats import resolve_model_files
-from edgeinfer._planning.plan import expand_devices, plan
+from edgeinfer._planning.plan import Candidate, expand_devices, plan
 from edgeinfer._planning.registry import backend_class, names
 
 __all__ = ["load"]
@@ -59,6 +59,22 @@ def _split_options(
     )
 
 
+def _check_selection(
+    select: str, max_error: float | None, select_budget: float | None, refresh: bool
+) -> None:
+    if select not in ("first", "fastest"):
+        raise ConfigurationError(f"select must be 'first' or 'fastest', got {select!r}")
+    for name, value in (("max_error", max_error), ("select_budget", select_budget)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0
+        ):
+            raise ConfigurationError(f"{name} must be a positive number, got {value!r}")
+    if select == "first" and (max_error, select_budget, refresh) != (None, None, False):
+        raise ConfigurationError(
+            "max_error, select_budget and refresh apply to select='fastest' only"
+        )
+
+
 def _check_arguments(threads: int | None, precision: str | None, warmup: int) -> None:
     if threads is not None and (
         isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
@@ -97,6 +113,10 @@ def load(
     warmup_inputs: WarmupInputs | None = None,
     isolate: bool = False,
     options: Mapping[str, Any] | None = None,
+    select: str = "first",
+    max_error: float | None = None,
+    select_budget: float | None = None,
+    refresh: bool = False,
 ) -> Model:
     """Open a model on the best backend and device this machine really has.
 
@@ -117,7 +137,13 @@ def load(
     docs/warmup-and-inputs.md). ``options``: per-backend options,
     ``{name: {...}}``. ``isolate``: run each backend in its own process, so that a crash or a
     hang becomes a ``DeviceError`` (and a fallback) instead of killing this one; then
-    ``Model.run(inputs, timeout=...)`` bounds a call.
+    ``Model.run(inputs, timeout=...)`` bounds a call. ``select``: ``"first"`` (default) serves
+    the first candidate of the plan that opens; ``"fastest"`` opens every candidate, measures
+    each for about ``select_budget`` seconds in all (default 2), keeps the fastest whose outputs
+    differ from the first's by at most ``max_error`` (relative, default 1e-2) with the same top-1
+    class, and caches the choice for this model, machine, runtimes and options (``refresh=True``
+    measures again); ``Model.selection`` and ``explain()`` give every figure (see
+    docs/selection.md).
 
     Raises ``FileNotFoundError``; ``ConfigurationError`` for bad arguments; ``InvalidInput`` when
     ``warmup_inputs`` do not match the model; ``ModelError`` when the file is unreadable or
@@ -129,13 +155,15 @@ def load(
     """
     load_started = time.perf_counter()
     _check_arguments(threads, precision, warmup)
+    _check_selection(select, max_error, select_budget, refresh)
     policy = _policy(fallback)
     chain = parse_device_chain(device)
     pins = _backend_pins(backend)
     per_backend = _split_options(options, pins)
     files = resolve_model_files(path)
     formats = [fmt for _, fmt in files]
-    steps = plan(files, expand_devices(chain, detected_devices(), formats), pins)
+    devices = expand_devices(chain, detected_devices(), formats)
+    steps = plan(files, devices, pins)
     loader = Loader(
         threads,
         precision,
@@ -147,4 +175,22 @@ def load(
         policy,
         load_started,
     )
-    return loader.first_that_opens(steps)
+    if select == "first":
+        return loader.first_that_opens(steps)
+    from edgeinfer._model.select import DEFAULT_BUDGET, DEFAULT_MAX_ERROR, SelectSettings, fastest
+    from edgeinfer._model.selection_cache import selection_key
+
+    limit = DEFAULT_MAX_ERROR if max_error is None else max_error
+    budget = DEFAULT_BUDGET if select_budget is None else select_budget
+    what = {
+        "pins": pins,
+        "threads": threads,
+        "precision": precision,
+        "float_io": bool(float_io),
+        "options": per_backend,
+        "max_error": limit,
+        "isolate": bool(isolate),
+    }
+    candidates = [step for step in steps if isinstance(step, Candidate)]
+    key = selection_key(candidates, [device.id for device in devices], what)
+    return fastest(loader, steps, SelectSettings(limit, budget, bool(refresh), key))

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from edgeinfer._kit.contract import Session
     from edgeinfer._model.health import ModelHealth
     from edgeinfer._model.profile import OperatorProfile
+    from edgeinfer._model.select import Selection
 
 __all__ = ["Model"]
 
@@ -57,6 +58,7 @@ class Model:
         self._record: Callable[[int, int], None] = self._record_first
         self._closed = False
         self._close_lock = threading.Lock()
+        self._selection: Selection | None = None
 
     # --- what runs, where -------------------------------------------------------------------
     @property
@@ -105,6 +107,11 @@ class Model:
     def candidates(self) -> tuple[CandidateState, ...]:
         """Every candidate of the run-time chain in plan order, and its state now."""
         return self._chain.states()
+
+    @property
+    def selection(self) -> Selection | None:
+        """How ``load(..., select="fastest")`` chose (every candidate's figures), else None."""
+        return self._selection
 
     @property
     def notes(self) -> tuple[str, ...]:

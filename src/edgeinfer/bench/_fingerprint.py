@@ -12,41 +12,15 @@ import hashlib
 import json
 import os
 import platform
-import sys
 from pathlib import Path
 from typing import Any
+
+from edgeinfer._system.machine import cpu_name
 
 __all__ = ["differences", "fingerprint"]
 
 # The fields whose change makes numbers incomparable; the id hashes them.
 _IDENTITY = ("cpu", "cores_logical", "machine", "system", "python", "runtimes", "threads")
-
-
-def _cpu_name() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text(errors="replace")
-    except OSError:
-        text = ""
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("model name", "Hardware", "Model") and value.strip():
-            return value.strip()
-    if sys.platform == "darwin":
-        import subprocess
-
-        try:
-            out = subprocess.run(
-                ["sysctl", "-n", "machdep.cpu.brand_string"],
-                capture_output=True,
-                text=True,
-                timeout=2,
-                check=False,
-            )
-            if out.stdout.strip():
-                return out.stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def _governor() -> str | None:
@@ -85,7 +59,7 @@ def fingerprint(threads: int | None = None) -> dict[str, Any]:
 
     infos = backends()
     document: dict[str, Any] = {
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "cores_logical": os.cpu_count(),
         "cores_physical": _physical_cores(),
         "memory_bytes": _memory_total(),
