@@ -90,3 +90,20 @@ def test_list_keeps_the_callers_order(tmp_path: Path) -> None:
     tflite = write(tmp_path / "a.tflite", TFLITE_BYTES)
     onnx = write(tmp_path / "b.onnx", ONNX_BYTES)
     assert resolve_model_files([str(tflite), onnx]) == [(tflite, "tflite"), (onnx, "onnx")]
+
+
+def test_a_folder_may_state_its_order(tmp_path: Path) -> None:
+    write(tmp_path / "model.onnx", ONNX_BYTES)
+    write(tmp_path / "model.int8.onnx", ONNX_BYTES)
+    write(tmp_path / "model.tflite", TFLITE_BYTES)
+    default = [path.name for path, _ in resolve_model_files(tmp_path)]
+    assert default == ["model.int8.onnx", "model.onnx", "model.tflite"]
+    (tmp_path / "variants.json").write_text('{"order": ["model.tflite", "model.onnx"]}')
+    stated = [path.name for path, _ in resolve_model_files(tmp_path)]
+    assert stated == ["model.tflite", "model.onnx"]
+    (tmp_path / "variants.json").write_text('{"order": ["gone.onnx"]}')
+    with pytest.raises(ModelError, match="missing files"):
+        resolve_model_files(tmp_path)
+    (tmp_path / "variants.json").write_text("not json")
+    with pytest.raises(ModelError, match="not valid"):
+        resolve_model_files(tmp_path)

@@ -246,7 +246,33 @@ def _is_package(path: Path) -> bool:
     return (path / "Manifest.json").is_file()
 
 
+VARIANTS_FILE = "variants.json"  # {"order": ["model.int8.onnx", "model.onnx"]}: a folder's say
+
+
+def _stated_order(folder: Path) -> list[str] | None:
+    """The preference order a folder states in ``variants.json`` (``edgeinfer.optimize`` writes
+    one: the optimised variant first, the float original as its fallback), or ``None``."""
+    import json
+
+    manifest = folder / VARIANTS_FILE
+    if not manifest.is_file():
+        return None
+    try:
+        order = json.loads(manifest.read_text(encoding="utf-8")).get("order")
+    except (ValueError, OSError, AttributeError) as error:
+        raise ModelError(f"{manifest} is not valid: {error}") from error
+    if not isinstance(order, list) or not all(isinstance(name, str) for name in order):
+        raise ModelError(f"{manifest}: 'order' must be a list of file names in the folder")
+    return order
+
+
 def _folder_variants(folder: Path) -> list[tuple[Path, str]]:
+    stated = _stated_order(folder)
+    if stated is not None:
+        missing = [name for name in stated if not (folder / name).exists()]
+        if missing:
+            raise ModelError(f"{folder / VARIANTS_FILE} names missing files: {missing}")
+        return [(folder / name, detect_format(folder / name)) for name in stated]
     known = {suffix for fmt in _formats.values() for suffix in fmt.suffixes}
     found: list[tuple[Path, str]] = []
     for child in sorted(folder.iterdir()):
