@@ -35,7 +35,7 @@ CPU_PROVIDER = "CPUExecutionProvider"
 # What edgeinfer's ONNX Runtime backend sets on SessionOptions (session_options() in
 # src/edgeinfer/backends/_ort_config.py): errors-only logging, and intra-op threads when given.
 # It leaves inter_op_num_threads at onnxruntime's default (0; unused in sequential mode).
-EDGEINFER_LOG_SEVERITY = 3
+EDGEINFER_LOG_SEVERITY = 4
 
 
 def build_models(folder: Path, names: Sequence[str] = (ONE_OP, MOBILENET)) -> dict[str, Path]:

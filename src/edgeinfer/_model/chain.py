@@ -195,7 +195,10 @@ class Chain:
         )
         self.history.append(event)
         self.counts[kind] += 1
-        level = logging.INFO if kind in ("recovered", "skipped") else logging.WARNING
+        # A refused input is the caller's to fix, and the call raised: no warning on top.
+        level = (
+            logging.INFO if kind in ("recovered", "skipped", "input-refused") else logging.WARNING
+        )
         _log.log(level, "%s", event.describe())
 
     def states(self) -> tuple[CandidateState, ...]:

@@ -148,9 +148,10 @@ def _coerce(current: Any, value: Any) -> Any:
 
 def session_options(ort: Any, threads: int | None, extra: Mapping[str, Any]) -> Any:
     """A ``SessionOptions`` from ``threads`` and the ``session_options``/``session_config``
-    options. Errors-only logging by default: failures reach the caller as exceptions."""
+    options. Fatal-only logging by default: every failure reaches the caller as an exception
+    with onnxruntime's message, so its own ERROR lines on stderr would only say it twice."""
     options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options.log_severity_level = 4
     if threads is not None:
         options.intra_op_num_threads = threads
     for key, value in dict(extra.get("session_options") or {}).items():
