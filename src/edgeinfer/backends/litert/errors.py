@@ -1,0 +1,35 @@
+"""LiteRT's errors -> edgeinfer's, as data for ``edgeinfer.backend``'s ``translate_errors`` /
+``translated``. The interpreter raises ``ValueError`` and ``RuntimeError`` for nearly everything,
+with the runtime's own words in the message, so messages decide. Out-of-memory is the kit's rule,
+checked before these.
+"""
+
+from __future__ import annotations
+
+from edgeinfer.backend import ErrorRule, InvalidInput, ModelIncompatible
+
+__all__ = ["OPEN_RULES", "RESIZE_RULES", "RUN_RULES"]
+
+# A valid model with operators this build of the runtime does not have: not a broken file.
+OPEN_RULES = (
+    ErrorRule(
+        ModelIncompatible,
+        messages=(
+            "unresolved custom op",
+            "Didn't find op for builtin opcode",
+            "Encountered unresolved",
+            "Op builtin_code out of range",
+        ),
+    ),
+)
+
+# ``set_tensor`` refusing the caller's array ("Cannot set tensor: Dimension mismatch. Got 9 but
+# expected 8 for dimension 1 of input 0.", "Cannot set tensor: Got value of type FLOAT64 but
+# expected type FLOAT32 ..."): the input, never the runtime. Anything else in ``invoke`` is the
+# runtime's failure on valid input (the backend's default error).
+RUN_RULES = (ErrorRule(InvalidInput, messages=("Cannot set tensor", "Dimension mismatch")),)
+
+# ``resize_tensor_input`` + ``allocate_tensors`` for the shapes of this call's inputs: when the
+# graph cannot take them (shapes that do not broadcast, a reshape that does not fit: "Node number
+# 1 (ADD) failed to prepare"), the caller's shapes are the cause. Out-of-memory stays OutOfMemory.
+RESIZE_RULES = (ErrorRule(InvalidInput),)
