@@ -1,35 +1,50 @@
 """Why an Edge TPU cannot be used: no library, no device, driver not bound, no permission, busy.
 
 libedgetpu's own answer to every one of these is "Failed to load delegate". This module reads
-cheap signals instead (the library via ``ctypes.util.find_library``, USB ids and PCIe ids in sysfs,
-``/dev/apex_N``, the USB device node's permissions) and names the cause and the fix. Filesystem
-roots are parameters, so tests describe a machine as a fake tree.
+cheap signals instead (the library file, USB ids and PCIe ids in sysfs, ``/dev/apex_N``, the USB
+device node's permissions) and names the cause and the fix. Filesystem roots are parameters, so
+tests describe a machine as a fake tree. sysfs exists on Linux only: elsewhere the device checks
+are left to libedgetpu itself (its error is then explained by ``busy_reason``).
+
+The Edge TPUs' ids are the detector's (``edgeinfer.devices()`` lists the same devices; a test
+keeps the two tables equal). The scan is written here because a backend imports nothing of
+edgeinfer but the public kit, ``edgeinfer.backend``.
 """
 
 from __future__ import annotations
 
-import ctypes.util
-import functools
 import os
-import sys
-from collections.abc import Callable, Sequence
+import platform
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from edgeinfer._planning.detect import Roots, edgetpu_pci, edgetpu_usb, read_sysfs
+from edgeinfer.backends.edgetpu.library import find_library, library_name, platform_key
 
-__all__ = ["LIBRARY_BY_PLATFORM", "Diagnosis", "diagnose", "find_library", "library_name"]
+__all__ = [
+    "DEVICE_HINT",
+    "EDGETPU_PCI_IDS",
+    "EDGETPU_USB_IDS",
+    "LIBRARY_HINT",
+    "Diagnosis",
+    "Roots",
+    "SystemRoots",
+    "busy_reason",
+    "diagnose",
+]
 
-# The delegate library libedgetpu installs, by platform (as pycoral's utils/edgetpu.py names it).
-LIBRARY_BY_PLATFORM = {
-    "linux": "libedgetpu.so.1",
-    "darwin": "libedgetpu.1.dylib",
-    "win32": "edgetpu.dll",
-}
+# Coral USB Accelerator: Global Unichip's ids until libedgetpu loads its firmware, Google's after.
+EDGETPU_USB_IDS = frozenset({("1a6e", "089a"), ("18d1", "9302")})
+EDGETPU_PCI_IDS = frozenset({("1ac1", "089a")})  # Coral PCIe / M.2 Accelerator
+
 LIBRARY_HINT = (
     "install the Edge TPU runtime: on Debian/Ubuntu/Raspberry Pi OS add Coral's apt repository "
     "and 'sudo apt-get install libedgetpu1-std' (see https://coral.ai/docs/accelerator/"
-    "get-started/); on macOS and Windows use Coral's edgetpu_runtime installer"
+    "get-started/), or a build that matches your LiteRT from "
+    "https://github.com/feranick/libedgetpu/releases; on macOS and Windows use Coral's "
+    "edgetpu_runtime installer (it puts libedgetpu.1.dylib in /usr/local/lib, edgetpu.dll in "
+    "System32)"
 )
 DEVICE_HINT = (
     "plug in the Coral USB Accelerator (a USB 3 port is best), or for a PCIe/M.2 module install "
@@ -37,16 +52,59 @@ DEVICE_HINT = (
 )
 
 
-def library_name(platform: str | None = None) -> str:
-    """The file name of the delegate library on ``platform`` (default: this one)."""
-    platform = platform or sys.platform
-    return LIBRARY_BY_PLATFORM.get(platform, LIBRARY_BY_PLATFORM["linux"])
+class SystemRoots(Protocol):
+    """Where the system is read from: ``sys`` and ``dev`` folders and the OS name."""
+
+    @property
+    def sys(self) -> Path: ...
+
+    @property
+    def dev(self) -> Path: ...
+
+    def os_name(self) -> str: ...
 
 
-@functools.lru_cache(maxsize=1)
-def find_library() -> str | None:
-    """The delegate library's name if the loader can find it (cached), else ``None``."""
-    return ctypes.util.find_library("edgetpu")
+@dataclass(frozen=True, slots=True)
+class Roots:
+    """This machine's ``/sys`` and ``/dev``; tests pass fake trees instead."""
+
+    sys: Path = Path("/sys")
+    dev: Path = Path("/dev")
+    system: str = ""
+
+    def os_name(self) -> str:
+        return self.system or platform.system()
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _entries(folder: Path) -> Iterator[Path]:
+    yield from sorted(folder.iterdir()) if folder.is_dir() else ()
+
+
+def _usb_entries(roots: SystemRoots) -> list[Path]:
+    return [
+        entry
+        for entry in _entries(roots.sys / "bus" / "usb" / "devices")
+        if (_read(entry / "idVendor"), _read(entry / "idProduct")) in EDGETPU_USB_IDS
+    ]
+
+
+def _pci_entries(roots: SystemRoots) -> list[Path]:
+    found = []
+    for entry in _entries(roots.sys / "bus" / "pci" / "devices"):
+        ids = (
+            _read(entry / "vendor").removeprefix("0x"),
+            _read(entry / "device").removeprefix("0x"),
+        )
+        if ids in EDGETPU_PCI_IDS:
+            found.append(entry)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,21 +117,21 @@ class Diagnosis:
     hint: str | None = None
 
 
-def _usb_node(roots: Roots, entry: Path) -> Path | None:
-    bus, dev = read_sysfs(entry / "busnum") or "", read_sysfs(entry / "devnum") or ""
+def _usb_node(roots: SystemRoots, entry: Path) -> Path | None:
+    bus, dev = _read(entry / "busnum"), _read(entry / "devnum")
     if not (bus.isdigit() and dev.isdigit()):
         return None
     return roots.dev / "bus" / "usb" / f"{int(bus):03d}" / f"{int(dev):03d}"
 
 
 def diagnose(
-    roots: Roots | None = None,
+    roots: SystemRoots | None = None,
     *,
     bus: str | None = None,
     library: Callable[[], str | None] | None = None,
     accessible: Callable[[Path], bool] | None = None,
 ) -> Diagnosis:
-    """Check the library, then the devices on ``bus`` (``"usb"``, ``"pci"`` or both)."""
+    """Check the library, then (on Linux) the devices on ``bus`` (``"usb"``, ``"pci"`` or both)."""
     roots = roots or Roots()
     library = library or find_library
     accessible = accessible or (lambda p: os.access(p, os.R_OK | os.W_OK))
@@ -84,8 +142,10 @@ def diagnose(
             f"the Edge TPU library {library_name()} (libedgetpu) is not installed",
             LIBRARY_HINT,
         )
-    usb = [entry for entry, _ in edgetpu_usb(roots)] if bus in (None, "usb") else []
-    pci = [entry for entry, _ in edgetpu_pci(roots)] if bus in (None, "pci") else []
+    if roots.os_name() != "Linux":
+        return Diagnosis(True, "ok", f"libedgetpu is present ({roots.os_name()}: no sysfs to read)")
+    usb = _usb_entries(roots) if bus in (None, "usb") else []
+    pci = _pci_entries(roots) if bus in (None, "pci") else []
     apex = sorted(roots.dev.glob("apex_[0-9]*")) if bus in (None, "pci") else []
     if not usb and not pci and not apex:
         where = {"usb": "USB (ids 1a6e:089a or 18d1:9302)", "pci": "PCIe (1ac1:089a, /dev/apex_N)"}
@@ -114,8 +174,9 @@ def diagnose(
 def busy_reason(native_lines: Sequence[str]) -> str:
     """The message when everything looks right and the delegate still fails to load."""
     said = "; ".join(native_lines) or "no message"
+    where = "" if platform_key() == "linux" else " (or, here without sysfs, is not plugged in)"
     return (
         "the Edge TPU is present and accessible but its delegate failed to load: it is most "
-        "likely busy (one process at a time can use an Edge TPU) or needs re-plugging "
-        f"(libedgetpu said: {said})"
+        "likely busy (one process at a time can use an Edge TPU) or needs re-plugging"
+        f"{where} (libedgetpu said: {said})"
     )
