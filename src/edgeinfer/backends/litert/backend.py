@@ -52,14 +52,18 @@ from edgeinfer.backend import (
     translated,
 )
 from edgeinfer.backends.litert import runtime as runtime_lookup
-from edgeinfer.backends.litert.errors import OPEN_RULES, RESIZE_RULES, RUN_RULES
+from edgeinfer.backends.litert.errors import (
+    OPEN_RULES,
+    RESIZE_RULES,
+    RUN_RULES,
+    with_native_output,
+)
 from edgeinfer.backends.litert.io import Io, read_io
 from edgeinfer.backends.litert.pool import InterpreterPool, Shapes, Slot, shapes_of
 
 __all__ = ["LiteRtBackend", "Plan"]
 
 _log = logging.getLogger("edgeinfer")
-_RESOLVERS = ("auto", "builtin", "builtin_without_default_delegates", "builtin_ref")
 
 
 @dataclass
@@ -119,7 +123,7 @@ class LiteRtBackend(Backend):
             "model_content": path.read_bytes(),
             "num_threads": options.threads or 1,
         }
-        resolver = _resolver(interpreter_class, extra)
+        resolver = runtime_lookup.op_resolver(interpreter_class, extra.get("op_resolver", "auto"))
         if resolver is not None:
             kwargs["experimental_op_resolver_type"] = resolver
         plan = cls._plan(path, device, extra, runtime, load_delegate)
@@ -194,7 +198,7 @@ class LiteRtBackend(Backend):
             return created
         said = " | ".join(line for line in lines if "XNNPACK delegate" not in line)
         raise translated(
-            _with_native_output(failure, said) if said else failure,
+            with_native_output(failure, said) if said else failure,
             f"{cls.name} cannot open {path.name}",
             cls.open_rules,
             ModelError,
@@ -286,25 +290,3 @@ class LiteRtBackend(Backend):
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.clear()
-
-
-def _resolver(interpreter_class: type[Any], extra: Mapping[str, Any]) -> Any:
-    name = extra.get("op_resolver", "auto")
-    if name not in _RESOLVERS:
-        raise ConfigurationError(f"litert op_resolver must be one of {', '.join(_RESOLVERS)}")
-    if name == "auto":
-        return None
-    module = __import__(interpreter_class.__module__, fromlist=["OpResolverType"])
-    return getattr(module.OpResolverType, name.upper())
-
-
-def _with_native_output(error: Exception, said: str) -> Exception:
-    """``error`` with what the runtime wrote on stderr appended to its message (the rules then
-    see both); same class where it can be built from a message, the original as its cause."""
-    text = f"{error} [runtime said: {said}]"
-    try:
-        combined: Exception = type(error)(text)
-    except Exception:
-        combined = RuntimeError(text)
-    combined.__cause__ = error
-    return combined

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from edgeinfer.backend import ErrorRule, InvalidInput, ModelIncompatible
 
-__all__ = ["OPEN_RULES", "RESIZE_RULES", "RUN_RULES"]
+__all__ = ["OPEN_RULES", "RESIZE_RULES", "RUN_RULES", "with_native_output"]
 
 # A valid model with operators this build of the runtime does not have: not a broken file.
 OPEN_RULES = (
@@ -33,3 +33,15 @@ RUN_RULES = (ErrorRule(InvalidInput, messages=("Cannot set tensor", "Dimension m
 # graph cannot take them (shapes that do not broadcast, a reshape that does not fit: "Node number
 # 1 (ADD) failed to prepare"), the caller's shapes are the cause. Out-of-memory stays OutOfMemory.
 RESIZE_RULES = (ErrorRule(InvalidInput),)
+
+
+def with_native_output(error: Exception, said: str) -> Exception:
+    """``error`` with what the runtime wrote on stderr appended to its message (the rules then
+    see both); same class where it can be built from a message, the original as its cause."""
+    text = f"{error} [runtime said: {said}]"
+    try:
+        combined: Exception = type(error)(text)
+    except Exception:
+        combined = RuntimeError(text)
+    combined.__cause__ = error
+    return combined

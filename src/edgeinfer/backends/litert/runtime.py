@@ -20,14 +20,25 @@ import numpy as np
 from edgeinfer.backend import (
     Availability,
     BackendUnavailable,
+    ConfigurationError,
     Quantization,
     TensorSpec,
     installed_version,
 )
 
-__all__ = ["HINT", "Runtime", "availability", "load_runtime", "quantization_of", "spec_of"]
+__all__ = [
+    "HINT",
+    "RESOLVERS",
+    "Runtime",
+    "availability",
+    "load_runtime",
+    "op_resolver",
+    "quantization_of",
+    "spec_of",
+]
 
 HINT = "pip install 'edgeinfer[litert]'"
+RESOLVERS = ("auto", "builtin", "builtin_without_default_delegates", "builtin_ref")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +125,17 @@ def load_runtime(
     if runtime.module == "tensorflow.lite":
         return runtime, module.Interpreter, module.experimental.load_delegate
     return runtime, module.Interpreter, module.load_delegate
+
+
+def op_resolver(interpreter_class: type[Any], name: Any) -> Any:
+    """The interpreter module's ``OpResolverType`` member for the ``op_resolver`` option, or
+    ``None`` for ``"auto"`` (the runtime's own choice)."""
+    if name not in RESOLVERS:
+        raise ConfigurationError(f"litert op_resolver must be one of {', '.join(RESOLVERS)}")
+    if name == "auto":
+        return None
+    module = __import__(interpreter_class.__module__, fromlist=["OpResolverType"])
+    return getattr(module.OpResolverType, name.upper())
 
 
 def quantization_of(detail: Mapping[str, Any]) -> Quantization | None:
