@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,7 @@ from edgeinfer import ConfigurationError, InvalidInput, ModelError, Quantization
 pytestmark = pytest.mark.backend("litert")
 pytest.importorskip("ai_edge_litert", reason="the .tflite test models are written with it")
 import tflite_models as tfl  # noqa: E402
+from edgeinfer.backends.litert.pool import InterpreterPool, Slot  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -124,17 +127,159 @@ def test_signature_names_in_graph_order(tflite_dir: Path) -> None:
     np.testing.assert_array_equal(out["prod"], a * b)
 
 
-def test_dynamic_batch_resizes_and_caches_per_shape(tflite_dir: Path) -> None:
+def pool_of(model: edgeinfer.Model) -> InterpreterPool:
+    pool = model._backend._pool  # type: ignore[attr-defined]
+    assert isinstance(pool, InterpreterPool)
+    return pool
+
+
+def test_dynamic_batch_resizes_one_interpreter_for_a_single_thread(tflite_dir: Path) -> None:
+    """A single-threaded caller holds ONE interpreter whatever shapes it sends (the pool used
+    to create one per shape, up to the number of cores: memory a board does not have)."""
     path = built(tflite_dir, "dyn.tflite", tfl.build_dynamic_batch)
-    with edgeinfer.load(path, backend="litert", options={"interpreters": 2}) as model:
+    with edgeinfer.load(path, backend="litert", options={"interpreters": 4}) as model:
         assert model.inputs[0].shape == (None, 8)
-        for batch in (1, 4, 1, 4, 7):
+        for batch in (1, 4, 1, 4, 7, 2, 3):
             x = np.random.default_rng(batch).standard_normal((batch, 8)).astype(np.float32)
             np.testing.assert_allclose(model.run(x)["y"], x + np.arange(8), rtol=1e-6)
-        pool = model._backend._pool  # type: ignore[union-attr]
-        assert pool.created == 2  # two shapes alternate without a new interpreter each call
+        assert pool_of(model).created == 1
+        assert "interpreters: 1 created, up to 4" in model.explain()
         with pytest.raises(InvalidInput, match="dimension 1 is 9"):
             model.run(np.zeros((2, 9), np.float32))
+
+
+def test_default_pool_starts_with_one_interpreter(cnn: dict[str, Path]) -> None:
+    with edgeinfer.load(cnn["fp32"], backend="litert") as model:
+        for _ in range(20):
+            model.run(image((1, 32, 32, 3)))
+        pool = pool_of(model)
+        assert (pool.created, pool.size) == (1, os.cpu_count() or 1)
+
+
+def test_concurrent_calls_grow_the_pool_up_to_its_limit(tflite_dir: Path) -> None:
+    """Another interpreter is created only for a call that finds every one busy, and never more
+    than ``interpreters``; a call beyond that waits for one instead."""
+    path = built(tflite_dir, "dyn.tflite", tfl.build_dynamic_batch)
+    x = np.ones((1, 8), np.float32)
+    with edgeinfer.load(path, backend="litert", options={"interpreters": 3}) as model:
+        pool = pool_of(model)
+        held = [pool.acquire(((1, 8),))]  # a call in progress on the only interpreter
+        assert pool.created == 1
+        model.run(x)  # finds it busy: a second one
+        assert pool.created == 2
+        held.append(pool.acquire(((1, 8),)))  # the idle second one: nothing new
+        assert pool.created == 2
+        held.append(pool.acquire(((1, 8),)))  # both busy: the third and last
+        assert pool.created == 3
+        answered: list[np.ndarray] = []
+        waiting = threading.Thread(target=lambda: answered.append(model.run(x)["y"]))
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive()  # all three busy: it waits, no fourth interpreter
+        assert answered == []
+        pool.release(held.pop())
+        waiting.join(timeout=30)
+        assert not waiting.is_alive()
+        np.testing.assert_array_equal(answered[0], x + np.arange(8))
+        for slot in held:
+            pool.release(slot)
+        assert pool.created == 3
+
+
+def test_many_threads_stay_within_the_limit(cnn: dict[str, Path]) -> None:
+    with edgeinfer.load(cnn["int8"], backend="litert", options={"interpreters": 2}) as model:
+        x = np.zeros((1, 32, 32, 3), np.int8)
+        expected = model.run(x)["logits"]
+        failures: list[str] = []
+
+        def worker() -> None:
+            for _ in range(50):
+                if not np.array_equal(model.run(x)["logits"], expected):
+                    failures.append("mismatch")
+
+        threads = [threading.Thread(target=worker) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert failures == []
+        assert 1 <= pool_of(model).created <= 2
+
+
+def test_shapes_the_graph_cannot_take_are_invalid_input(tflite_dir: Path) -> None:
+    """resize_tensor_input + allocate_tensors refusing the caller's shapes (batches 2 and 3
+    do not broadcast) is the input's fault, with the runtime's words; the interpreter then
+    serves good shapes again."""
+    path = built(tflite_dir, "pair.tflite", tfl.build_dynamic_pair)
+    with edgeinfer.load(path, backend="litert", options={"interpreters": 1}) as model:
+        a, b = np.ones((2, 8), np.float32), np.ones((3, 8), np.float32)
+        with pytest.raises(
+            InvalidInput, match=r"shapes \(2, 8\), \(3, 8\).*failed to prepare"
+        ) as info:
+            model.run({"a": a, "b": b})
+        assert info.value.__cause__ is not None
+        assert model.history == ()  # never a fallback for bad input
+        out = model.run({"a": a, "b": 2 * a})["sum"]
+        np.testing.assert_array_equal(out, 3 * a)
+        out = model.run({"a": b, "b": b})["sum"]  # the failed shapes' neighbour works too
+        np.testing.assert_array_equal(out, 2 * b)
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            "Cannot set tensor: Dimension mismatch. Got 9 but expected 8 for dimension 1 of "
+            "input 0.",
+            InvalidInput,
+        ),
+        (
+            "Cannot set tensor: Got value of type FLOAT64 but expected type FLOAT32 for input 0,"
+            " name: a ",
+            InvalidInput,
+        ),
+        ("Node number 3 (CONV_2D) failed to invoke.", edgeinfer.InferenceError),
+        ("std::bad_alloc", edgeinfer.OutOfMemory),
+    ],
+)
+def test_run_rules_classify_the_runtimes_words(message: str, expected: type[Exception]) -> None:
+    """The messages LiteRT really raises (set_tensor's ValueError, invoke's RuntimeError) go
+    through the kit's translation with litert's rules."""
+    from edgeinfer.backend import InferenceError, translated
+    from edgeinfer.backends.litert.errors import RUN_RULES
+
+    error = translated(ValueError(message), "litert cannot run m.tflite", RUN_RULES, InferenceError)
+    assert type(error) is expected
+    assert message.strip() in str(error)
+
+
+def test_set_tensor_refusal_from_the_runtime_is_invalid_input(tflite_dir: Path) -> None:
+    """Past edgeinfer's own checks (here called on the backend directly), the runtime's
+    "Cannot set tensor" is still InvalidInput, with its message."""
+    path = built(tflite_dir, "two.tflite", tfl.build_two_in_two_out)
+    with edgeinfer.load(path, backend="litert") as model:
+        backend = model._backend  # type: ignore[attr-defined]
+        feeds = {"a": np.zeros((1, 8), np.float64), "b": np.zeros((1, 8), np.float32)}
+        with pytest.raises(InvalidInput, match="Cannot set tensor: Got value of type FLOAT64"):
+            backend.run(feeds)
+
+
+def test_details_name_the_real_thread_count(cnn: dict[str, Path]) -> None:
+    with edgeinfer.load(cnn["fp32"], backend="litert") as model:
+        assert model._backend.details()["threads"].startswith("1 per interpreter")  # type: ignore[attr-defined]
+        assert "threads: runtime default" not in model.explain()
+    with edgeinfer.load(cnn["fp32"], backend="litert", threads=2) as model:
+        assert model._backend.details()["threads"] == "2 per interpreter"  # type: ignore[attr-defined]
+
+
+def test_unset_threads_is_one_in_the_interpreter_itself() -> None:
+    """The fact the threads detail rests on: LiteRT's Interpreter gives its C++ side
+    ``int(num_threads or 1)``."""
+    import inspect
+
+    from ai_edge_litert import interpreter
+
+    assert "int(num_threads or 1)" in inspect.getsource(interpreter.Interpreter.__init__)
 
 
 def test_eight_threads_times_500_calls_match_single_thread(cnn: dict[str, Path]) -> None:
@@ -276,3 +421,84 @@ def test_tflite_runtime_beside_numpy_2_is_explained(monkeypatch: pytest.MonkeyPa
     finally:
         lookup._find.cache_clear()
         lookup.availability.cache_clear()
+
+
+# --- the pool itself, with stand-in interpreters: growth, bound, order -----------------------
+
+
+class _Counting:
+    """Makes stand-in slots and counts them; ``fail_after`` makes creation fail from then on."""
+
+    def __init__(self, fail_after: int | None = None) -> None:
+        self.made = 0
+        self.fail_after = fail_after
+
+    def __call__(self) -> Slot:
+        if self.fail_after is not None and self.made >= self.fail_after:
+            raise MemoryError("std::bad_alloc")
+        self.made += 1
+        return Slot(f"interpreter {self.made}", ((1,),))
+
+
+def _queued(pool: InterpreterPool, count: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(pool._waiters) < count:  # the waiters' queue, in arrival order
+        assert time.monotonic() < deadline, "the caller never queued"
+        time.sleep(0.001)
+
+
+def test_pool_grows_only_while_every_interpreter_is_busy() -> None:
+    make = _Counting()
+    pool = InterpreterPool(make, make(), 4)
+    for shapes in [((1,),), ((2,),), ((3,),)] * 5:  # one caller, any shapes: one interpreter
+        pool.release(pool.acquire(shapes))
+    assert pool.created == 1
+    first = pool.acquire(((1,),))
+    second = pool.acquire(((1,),))  # the first is busy
+    assert pool.created == 2
+    pool.release(first)
+    pool.release(pool.acquire(((9,),)))  # an idle one exists, even sized for other shapes
+    assert pool.created == 2
+    pool.release(second)
+
+
+def test_pool_serves_waiters_first_come_first_served() -> None:
+    make = _Counting()
+    pool = InterpreterPool(make, make(), 1)
+    held = pool.acquire(((1,),))
+    order: list[str] = []
+
+    def call(name: str) -> None:
+        slot = pool.acquire(((1,),))
+        order.append(name)
+        pool.release(slot)
+
+    threads = []
+    for name in ("first", "second", "third"):
+        thread = threading.Thread(target=call, args=(name,))
+        thread.start()
+        _queued(pool, len(threads) + 1)
+        threads.append(thread)
+    pool.release(held)
+    for thread in threads:
+        thread.join(timeout=10)
+    assert order == ["first", "second", "third"]
+    assert pool.created == 1
+
+
+def test_pool_that_cannot_create_another_waits_for_a_busy_one() -> None:
+    """Out of memory for a second interpreter: the call waits for the first instead of failing,
+    and the pool stops growing (explain() says why)."""
+    make = _Counting(fail_after=1)
+    pool = InterpreterPool(make, make(), 4)
+    held = pool.acquire(((1,),))
+    got: list[Slot] = []
+    thread = threading.Thread(target=lambda: got.append(pool.acquire(((1,),))))
+    thread.start()
+    _queued(pool, 1)
+    pool.release(held)
+    thread.join(timeout=10)
+    assert got == [held]
+    assert (pool.created, pool.size) == (1, 1)
+    assert pool.stopped is not None
+    assert "bad_alloc" in pool.stopped

@@ -37,6 +37,8 @@ __all__ = [
     "ALL_TFLITE_BUILDERS",
     "PRECISIONS",
     "SIGNATURE_KEY",
+    "build_dynamic_batch",
+    "build_dynamic_pair",
     "build_edgetpu_named_copy",
     "build_mobilenet_v2",
     "build_small_cnn",
@@ -181,6 +183,21 @@ def build_dynamic_batch(path: Path) -> Path:
     for index in (x, y):
         g.tensors[index].shapeSignature = [-1, 8]
     return _finish_graph(g, {"x": x}, {"y": y}, path, "fp32")
+
+
+def build_dynamic_pair(path: Path) -> Path:
+    """Build inputs "a", "b" float32 [batch, 8] (shape signatures [-1, 8]) -> "sum" = a + b.
+
+    Each batch is dynamic on its own, so a caller can send batches that do not broadcast (2 and
+    3): the runtime then refuses to prepare the graph for those shapes.
+    """
+    g = TfliteGraph()
+    a = g.tensor("a", (1, 8))
+    b = g.tensor("b", (1, 8))
+    total = g.add(a, b, name="sum")
+    for index in (a, b, total):
+        g.tensors[index].shapeSignature = [-1, 8]
+    return _finish_graph(g, {"a": a, "b": b}, {"sum": total}, path, "fp32")
 
 
 def build_edgetpu_named_copy(src: Path, dest_dir: Path) -> Path:

@@ -5,10 +5,17 @@ Options (``load(options={"litert": {...}})``):
 
 - ``signature``: which signature to run when the model has several (default ``serving_default``,
   or the only one). Input and output names are then the signature's names.
-- ``interpreters``: how many interpreters one ``Model`` may hold to serve concurrent threads
-  (default: the number of CPU cores; 1 means one interpreter behind a lock).
-- ``op_resolver``: ``"auto"`` (default, XNNPACK applied), ``"builtin"``, or
-  ``"builtin_without_default_delegates"`` (no XNNPACK).
+- ``interpreters``: the most interpreters one ``Model`` may hold to serve concurrent threads
+  (default: the number of CPU cores; 1 means one interpreter behind a lock). It starts with one
+  and creates another only when a call finds every existing one busy (``pool.py``).
+- ``op_resolver``: ``"auto"`` (default, XNNPACK applied), ``"builtin"``,
+  ``"builtin_without_default_delegates"`` (no XNNPACK) or ``"builtin_ref"``.
+
+``threads=`` is each interpreter's ``num_threads``. Unset, it is 1: LiteRT's ``Interpreter``
+passes ``int(num_threads or 1)`` to its C++ side (``ai_edge_litert/interpreter.py``, and
+TensorFlow's ``tensorflow/lite/python/interpreter.py`` alike), so "the runtime's default" is one
+thread. edgeinfer passes the number explicitly, so every runtime it may pick uses exactly the
+number that ``explain()`` shows.
 
 ``float_io=True``: a quantised model takes and returns float32, (de)quantised with the model's own
 scale and zero point. Outputs are copies: the next call never overwrites them.
@@ -16,43 +23,58 @@ scale and zero point. Outputs are copies: the next call never overwrites them.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from edgeinfer._errors import (
+from edgeinfer.backend import (
+    Availability,
+    Backend,
     ConfigurationError,
+    DeviceRequest,
     EdgeInferError,
+    ErrorRule,
     InferenceError,
-    InvalidInput,
     ModelError,
     ModelIncompatible,
+    OpenOptions,
+    TensorSpec,
+    captured_native_stderr,
+    check_options,
+    dequantize,
+    quantize,
+    translate_errors,
+    translated,
 )
-from edgeinfer._kit.contract import Backend, OpenOptions, backend_options
-from edgeinfer._kit.native_stderr import captured_native_stderr
-from edgeinfer._kit.quantization import dequantize, quantize
-from edgeinfer._planning.devices import DeviceRequest
-from edgeinfer._types import Availability, TensorSpec
 from edgeinfer.backends.litert import runtime as runtime_lookup
+from edgeinfer.backends.litert.errors import (
+    OPEN_RULES,
+    RESIZE_RULES,
+    RUN_RULES,
+    with_native_output,
+)
 from edgeinfer.backends.litert.io import Io, read_io
-from edgeinfer.backends.litert.pool import InterpreterPool, Slot, shapes_of
+from edgeinfer.backends.litert.pool import InterpreterPool, Shapes, Slot, shapes_of
 
-__all__ = ["LiteRtBackend"]
+__all__ = ["LiteRtBackend", "Plan"]
 
 _log = logging.getLogger("edgeinfer")
-_OPTION_KEYS = ("signature", "interpreters", "op_resolver")
-_RESOLVERS = ("auto", "builtin", "builtin_without_default_delegates", "builtin_ref")
-_UNSUPPORTED = (
-    "unresolved custom op",
-    "Didn't find op for builtin opcode",
-    "Encountered unresolved",
-    "Op builtin_code out of range",
-)
+
+
+@dataclass
+class Plan:
+    """What a subclass adds to each interpreter: ``delegates()`` is called for every interpreter
+    the pool creates (it may hand out the same delegate each time where the delegate library
+    allows that: see ``edgetpu/backend.py``), ``details`` go to ``explain()``."""
+
+    delegates: Callable[[], list[Any]] = list
+    details: dict[str, str] = field(default_factory=dict)
+    device: str = "cpu"
 
 
 class LiteRtBackend(Backend):
@@ -62,7 +84,12 @@ class LiteRtBackend(Backend):
     formats: ClassVar[tuple[str, ...]] = ("tflite",)
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     extra: ClassVar[str | None] = "litert"
-    default_interpreters: ClassVar[int | None] = None  # None: one per CPU core
+    option_keys: ClassVar[tuple[str, ...]] = ("signature", "interpreters", "op_resolver")
+    default_interpreters: ClassVar[int | None] = None  # None: one per CPU core, at most
+    allow_tensorflow: ClassVar[bool] = True  # tensorflow.lite as the last resort
+    open_rules: ClassVar[tuple[ErrorRule, ...]] = OPEN_RULES
+    run_rules: ClassVar[tuple[ErrorRule, ...]] = RUN_RULES
+    run_error: ClassVar[type[EdgeInferError]] = InferenceError  # a failure on valid input
 
     def __init__(
         self, pool: InterpreterPool, io: Io, path: Path, device: str, details: dict[str, str]
@@ -72,6 +99,7 @@ class LiteRtBackend(Backend):
         self._path = path
         self._device = device
         self._details = details
+        self._what = f"{self.name} cannot run {path.name}"
 
     @classmethod
     def availability(cls) -> Availability:
@@ -80,52 +108,59 @@ class LiteRtBackend(Backend):
     # --- opening ----------------------------------------------------------------------------
     @classmethod
     def open(cls, path: Path, device: DeviceRequest, options: OpenOptions) -> LiteRtBackend:
-        extra = backend_options(cls.name, options.extra, cls._option_keys())
+        extra = check_options(cls.name, options.extra, cls.option_keys)
         if options.precision not in (None, "fp32"):
             raise ModelIncompatible(
                 f"{cls.name} runs the model's own precision and cannot convert to "
                 f"{options.precision}; give a model converted to it (e.g. an int8 .tflite)"
             )
         size = cls._pool_size(extra)
-        runtime, interpreter_class, load_delegate = runtime_lookup.load_runtime(cls.name)
-        delegates = cls._delegates(device, extra, load_delegate)
-        resolver = cls._resolver(interpreter_class, extra)
-
-        # Read once, shared by every interpreter of the pool (each would map the file again).
-        content = path.read_bytes()
-        kwargs: dict[str, Any] = {"model_content": content, "num_threads": options.threads}
-        if delegates:
-            kwargs["experimental_delegates"] = delegates
+        runtime, interpreter_class, load_delegate = runtime_lookup.load_runtime(
+            cls.name, cls.allow_tensorflow
+        )
+        kwargs: dict[str, Any] = {
+            # Read once, shared by every interpreter of the pool (each would map the file again).
+            "model_content": path.read_bytes(),
+            "num_threads": options.threads or 1,
+        }
+        resolver = runtime_lookup.op_resolver(interpreter_class, extra.get("op_resolver", "auto"))
         if resolver is not None:
             kwargs["experimental_op_resolver_type"] = resolver
+        plan = cls._plan(path, device, extra, runtime, load_delegate)
 
-        with cls._opening(path):
-            first = _quietly(cls.name, lambda: _allocated(interpreter_class(**kwargs)))
+        def create() -> Any:
+            delegates = plan.delegates()
+            interpreter = interpreter_class(**kwargs, experimental_delegates=delegates or None)
+            interpreter.allocate_tensors()
+            return interpreter
+
+        first = cls._create_first(path, create)
+        with translate_errors(f"{cls.name} cannot read {path.name}", default=ModelError):
             io = read_io(first, extra, options.float_io)
         indices = io.input_indices
 
         def make_slot() -> Slot:
             # Later interpreters are created inside run(): no stderr capture there (descriptor
             # 2 is process-wide and other threads may be writing to it).
-            interpreter = _allocated(interpreter_class(**kwargs))
+            interpreter = create()
             return Slot(interpreter, tuple(tuple(interpreter.get_tensor(i).shape) for i in indices))
 
         first_slot = Slot(first, tuple(tuple(first.get_tensor(i).shape) for i in indices))
         details = {
             "runtime": runtime.label,
-            "threads": "runtime default" if options.threads is None else str(options.threads),
-            "interpreters": f"up to {size} (created as concurrent calls need them)",
+            "threads": f"{kwargs['num_threads']} per interpreter"
+            + (" (threads unset: the interpreter's own default, 1)" if not options.threads else ""),
+            "interpreters": f"1, up to {size} (another only while every one is busy)",
             "precision": "the model's own",
-            **cls._extra_details(device, extra),
+            "delegate": "XNNPACK (runtime default)"
+            if extra.get("op_resolver", "auto") in ("auto", "builtin")
+            else "none",
+            **plan.details,
         }
         if io.quantize_in or io.dequantize_out:
             details["float_io"] = "float32 in and out, (de)quantised with the model's parameters"
         pool = InterpreterPool(make_slot, first_slot, size)
-        return cls(pool, io, path, cls._device_id(device), details)
-
-    @classmethod
-    def _option_keys(cls) -> tuple[str, ...]:
-        return _OPTION_KEYS
+        return cls(pool, io, path, plan.device, details)
 
     @classmethod
     def _pool_size(cls, extra: Mapping[str, Any]) -> int:
@@ -135,45 +170,39 @@ class LiteRtBackend(Backend):
         return size
 
     @classmethod
-    def _delegates(
-        cls, device: DeviceRequest, extra: Mapping[str, Any], load_delegate: Callable[..., Any]
-    ) -> list[Any]:
-        """Delegates for ``device``: none on the CPU (XNNPACK is the runtime's default)."""
-        return []
+    def _plan(
+        cls,
+        path: Path,
+        device: DeviceRequest,
+        extra: Mapping[str, Any],
+        runtime: runtime_lookup.Runtime,
+        load_delegate: Callable[..., Any],
+    ) -> Plan:
+        """Delegates and details for ``device``: none on the CPU (XNNPACK is the default)."""
+        return Plan()
 
     @classmethod
-    def _extra_details(cls, device: DeviceRequest, extra: Mapping[str, Any]) -> dict[str, str]:
-        return {
-            "delegate": "XNNPACK (runtime default)"
-            if extra.get("op_resolver", "auto") in ("auto", "builtin")
-            else "none"
-        }
-
-    @classmethod
-    def _device_id(cls, device: DeviceRequest) -> str:
-        return "cpu"
-
-    @staticmethod
-    def _resolver(interpreter_class: type[Any], extra: Mapping[str, Any]) -> Any:
-        name = extra.get("op_resolver", "auto")
-        if name not in _RESOLVERS:
-            raise ConfigurationError(f"litert op_resolver must be one of {', '.join(_RESOLVERS)}")
-        if name == "auto":
-            return None
-        module = __import__(interpreter_class.__module__, fromlist=["OpResolverType"])
-        return getattr(module.OpResolverType, name.upper())
-
-    @classmethod
-    @contextlib.contextmanager
-    def _opening(cls, path: Path) -> Iterator[None]:
-        try:
-            yield
-        except EdgeInferError:
-            raise
-        except Exception as error:
-            message = str(error).strip()
-            kind = ModelIncompatible if any(m in message for m in _UNSUPPORTED) else ModelError
-            raise kind(f"{cls.name} cannot open {path.name}: {message}") from error
+    def _create_first(cls, path: Path, create: Callable[[], Any]) -> Any:
+        """The first interpreter, with the runtime's native stderr captured: logged at DEBUG, and
+        added to the error when it fails (the runtime often explains itself only there)."""
+        failure: Exception | None = None
+        with captured_native_stderr() as native:
+            try:
+                created = create()
+            except Exception as error:
+                failure = error
+        lines = native.lines()
+        for line in lines:
+            _log.debug("%s (native): %s", cls.name, line)
+        if failure is None:
+            return created
+        said = " | ".join(line for line in lines if "XNNPACK delegate" not in line)
+        raise translated(
+            with_native_output(failure, said) if said else failure,
+            f"{cls.name} cannot open {path.name}",
+            cls.open_rules,
+            ModelError,
+        )
 
     # --- the contract -----------------------------------------------------------------------
     @property
@@ -190,8 +219,11 @@ class LiteRtBackend(Backend):
 
     def details(self) -> Mapping[str, str]:
         found = dict(self._details)
-        if self._pool is not None:
-            found["interpreters"] = f"{self._pool.created} created, up to {self._pool.size}"
+        pool = self._pool
+        if pool is not None:
+            found["interpreters"] = f"{pool.created} created, up to {pool.size}" + (
+                f" (stopped growing: {pool.stopped})" if pool.stopped else ""
+            )
         return found
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -208,7 +240,7 @@ class LiteRtBackend(Backend):
                 slot = pool.acquire(shapes)
                 try:
                     if slot.shapes != shapes:
-                        slot.fit(io.input_indices, shapes)
+                        self._fit(slot, shapes)
                     interpreter = slot.interpreter
                     interpreter.set_tensor(index, array)
                     interpreter.invoke()
@@ -219,7 +251,7 @@ class LiteRtBackend(Backend):
         except EdgeInferError:
             raise
         except Exception as error:
-            raise self._run_error(error) from error
+            raise translated(error, self._what, self.run_rules, self.run_error) from error
 
     def _run_general(
         self, pool: InterpreterPool, io: Io, feeds: Mapping[str, np.ndarray]
@@ -228,7 +260,8 @@ class LiteRtBackend(Backend):
         shapes = shapes_of(arrays)
         slot = pool.acquire(shapes)
         try:
-            slot.fit(io.input_indices, shapes)
+            if slot.shapes != shapes:
+                self._fit(slot, shapes)
             interpreter = slot.interpreter
             for index, array in zip(io.input_indices, arrays, strict=True):
                 interpreter.set_tensor(index, array)
@@ -240,44 +273,20 @@ class LiteRtBackend(Backend):
             results[name] = dequantize(results[name], spec.quantization)  # type: ignore[arg-type]
         return results
 
+    def _fit(self, slot: Slot, shapes: Shapes) -> None:
+        """Resize ``slot`` for this call: a refusal is the caller's shapes (``InvalidInput``)."""
+        listed = ", ".join(str(tuple(shape)) for shape in shapes)
+        what = f"{self.name} cannot run {self._path.name} on inputs of shapes {listed}"
+        with translate_errors(what, RESIZE_RULES):
+            slot.fit(self._io.input_indices, shapes)
+
     def _prepare(self, name: str, array: np.ndarray) -> np.ndarray:
         spec = self._io.quantize_in.get(name)
         if spec is not None:
             return quantize(array, spec.quantization, spec.dtype)  # type: ignore[arg-type]
         return array if array.flags.c_contiguous else np.ascontiguousarray(array)
 
-    def _run_error(self, error: Exception) -> EdgeInferError:
-        """The edgeinfer error for a failure inside the interpreter."""
-        message = str(error).strip()
-        if isinstance(error, ValueError) and "tensor" in message.lower():
-            return InvalidInput(f"{self.name} refused the inputs of {self._path.name}: {message}")
-        return InferenceError(f"{self.name} failed to run {self._path.name}: {message}")
-
     def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.clear()
-
-
-def _allocated(interpreter: Any) -> Any:
-    interpreter.allocate_tensors()
-    return interpreter
-
-
-def _quietly(backend: str, create: Callable[[], Any]) -> Any:
-    """Run ``create`` with the runtime's native stderr captured: logged at DEBUG, and added to
-    the error when it fails (the runtime often explains itself only there)."""
-    failure: Exception | None = None
-    with captured_native_stderr() as native:
-        try:
-            created = create()
-        except Exception as error:
-            failure = error
-    for line in native.lines():
-        _log.debug("%s (native): %s", backend, line)
-    if failure is None:
-        return created
-    said = " | ".join(line for line in native.lines() if "XNNPACK delegate" not in line)
-    if not said:
-        raise failure
-    raise RuntimeError(f"{failure} [runtime said: {said}]") from failure

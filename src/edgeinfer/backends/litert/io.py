@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from edgeinfer._errors import ConfigurationError, ModelIncompatible
-from edgeinfer._kit.quantization import float_spec, is_quantized
-from edgeinfer._types import TensorSpec
+import numpy as np
+
+from edgeinfer.backend import ConfigurationError, ModelIncompatible, TensorSpec
 from edgeinfer.backends.litert.runtime import spec_of
 
 __all__ = ["Io", "read_io"]
@@ -46,9 +46,19 @@ class Io:
             len(inputs) == 1
             and len(outputs) == 1
             and not self.quantize_in
-            and not (self.dequantize_out)
+            and not self.dequantize_out
         ):
             self.simple = (inputs[0][0], inputs[0][1], outputs[0][0], outputs[0][1])
+
+
+def is_quantized(spec: TensorSpec) -> bool:
+    """An integer tensor that carries quantisation parameters: what ``float_io`` converts."""
+    return spec.quantization is not None and spec.dtype.kind in "iu"
+
+
+def float_spec(spec: TensorSpec) -> TensorSpec:
+    """The spec a caller sees under ``float_io``: float32, same name and shape."""
+    return TensorSpec(spec.name, spec.shape, np.dtype(np.float32), None)
 
 
 def read_io(interpreter: Any, extra: Mapping[str, Any], float_io: bool) -> Io:

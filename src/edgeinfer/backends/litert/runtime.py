@@ -2,7 +2,8 @@
 
 Preference: ``ai_edge_litert`` (LiteRT, maintained), then ``tflite_runtime`` (frozen at 2.14,
 built against numpy 1.x: it cannot import beside numpy 2, which is detected and said), then
-``tensorflow.lite`` when TensorFlow happens to be installed.
+``tensorflow.lite`` when TensorFlow happens to be installed. The Edge TPU never uses
+``tensorflow.lite`` (``allow_tensorflow=False``): see ``edgetpu/pairing.py``.
 """
 
 from __future__ import annotations
@@ -16,13 +17,28 @@ from typing import Any
 
 import numpy as np
 
-from edgeinfer._errors import BackendUnavailable
-from edgeinfer._kit.versions import installed
-from edgeinfer._types import Availability, Quantization, TensorSpec
+from edgeinfer.backend import (
+    Availability,
+    BackendUnavailable,
+    ConfigurationError,
+    Quantization,
+    TensorSpec,
+    installed_version,
+)
 
-__all__ = ["HINT", "Runtime", "availability", "load_runtime", "quantization_of", "spec_of"]
+__all__ = [
+    "HINT",
+    "RESOLVERS",
+    "Runtime",
+    "availability",
+    "load_runtime",
+    "op_resolver",
+    "quantization_of",
+    "spec_of",
+]
 
 HINT = "pip install 'edgeinfer[litert]'"
+RESOLVERS = ("auto", "builtin", "builtin_without_default_delegates", "builtin_ref")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,15 +63,20 @@ _CANDIDATES = (
 
 def _version(distributions: tuple[str, ...]) -> tuple[str, str | None]:
     """The installed distribution of a runtime and its version (the first name when unknown)."""
-    found = installed(distributions)
-    return (distributions[0], None) if found is None else found
+    for distribution in distributions:
+        version = installed_version(distribution)
+        if version is not None:
+            return distribution, version
+    return distributions[0], None
 
 
-@functools.lru_cache(maxsize=1)
-def _find() -> tuple[Runtime | None, str]:
+@functools.lru_cache(maxsize=2)
+def _find(allow_tensorflow: bool = True) -> tuple[Runtime | None, str]:
     """The runtime to use, or ``None`` with the reason none can be used."""
     problems = []
     for module, distributions in _CANDIDATES:
+        if module == "tensorflow.lite" and not allow_tensorflow:
+            continue
         if importlib.util.find_spec(module.split(".")[0]) is None:
             continue
         distribution, version = _version(distributions)
@@ -66,13 +87,19 @@ def _find() -> tuple[Runtime | None, str]:
             )
             continue
         return Runtime(module, distribution, version), ""
+    if not allow_tensorflow and importlib.util.find_spec("tensorflow") is not None:
+        problems.append(
+            "only TensorFlow's tf.lite is installed, and the Edge TPU runs through ai-edge-litert "
+            "or tflite-runtime only (libedgetpu builds are paired with those; TensorFlow's own "
+            "tf.lite.Interpreter warns that it is deprecated in favour of ai_edge_litert)"
+        )
     return None, "; ".join(problems) or "no TFLite interpreter is installed"
 
 
-@functools.lru_cache(maxsize=1)
-def availability() -> Availability:
+@functools.lru_cache(maxsize=2)
+def availability(allow_tensorflow: bool = True) -> Availability:
     """Whether a TFLite interpreter can be imported here (cached; imports nothing)."""
-    runtime, reason = _find()
+    runtime, reason = _find(allow_tensorflow)
     if runtime is None:
         return Availability(
             False,
@@ -82,11 +109,13 @@ def availability() -> Availability:
     return Availability(True, f"{runtime.label} is installed", None, runtime.version)
 
 
-def load_runtime(backend: str) -> tuple[Runtime, type[Any], Callable[..., Any]]:
+def load_runtime(
+    backend: str, allow_tensorflow: bool = True
+) -> tuple[Runtime, type[Any], Callable[..., Any]]:
     """Import the interpreter: ``(runtime, Interpreter class, load_delegate)``."""
-    runtime, reason = _find()
+    runtime, reason = _find(allow_tensorflow)
     if runtime is None:
-        raise BackendUnavailable(backend, reason, availability().hint)
+        raise BackendUnavailable(backend, reason, availability(allow_tensorflow).hint)
     try:
         module = importlib.import_module(runtime.module)
     except Exception as error:  # ImportError, or OSError from a missing .so on boards
@@ -96,6 +125,17 @@ def load_runtime(backend: str) -> tuple[Runtime, type[Any], Callable[..., Any]]:
     if runtime.module == "tensorflow.lite":
         return runtime, module.Interpreter, module.experimental.load_delegate
     return runtime, module.Interpreter, module.load_delegate
+
+
+def op_resolver(interpreter_class: type[Any], name: Any) -> Any:
+    """The interpreter module's ``OpResolverType`` member for the ``op_resolver`` option, or
+    ``None`` for ``"auto"`` (the runtime's own choice)."""
+    if name not in RESOLVERS:
+        raise ConfigurationError(f"litert op_resolver must be one of {', '.join(RESOLVERS)}")
+    if name == "auto":
+        return None
+    module = __import__(interpreter_class.__module__, fromlist=["OpResolverType"])
+    return getattr(module.OpResolverType, name.upper())
 
 
 def quantization_of(detail: Mapping[str, Any]) -> Quantization | None:
