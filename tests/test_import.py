@@ -121,3 +121,17 @@ def test_errors_pickle() -> None:
     none = pickle.loads(pickle.dumps(edgeinfer.NoBackendAvailable("nothing opened", [attempt])))
     assert none.attempts == (attempt,)
     assert "broke" in str(none)
+
+
+def test_installed_versions_agree_with_importlib_metadata() -> None:
+    from importlib import metadata
+
+    from edgeinfer._kit.versions import installed_version
+
+    for distribution in ("numpy", "psutil", "edgeinfer", "onnxruntime", "ai-edge-litert"):
+        try:
+            expected: str | None = metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            expected = None
+        assert installed_version(distribution) == expected, distribution
+    assert installed_version("no-such-distribution-edgeinfer") is None

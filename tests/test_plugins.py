@@ -139,6 +139,7 @@ def test_entry_points_may_carry_the_data_so_planning_imports_nothing_else(
     point = metadata.EntryPoint("light", "light_entry:ENTRY", "edgeinfer.backends")
     monkeypatch.setattr(metadata, "entry_points", lambda *, group: [point])
     monkeypatch.setattr(registry, "_entry_points_read", False)
+    monkeypatch.setattr(registry, "declared_anywhere", lambda group: True)
     entry = registry.entry("light")
     assert isinstance(entry, BackendEntry)
     assert (entry.formats, entry.rank_on("cpu"), entry.target) == (

@@ -8,15 +8,15 @@ measured selections.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
+from typing import Any
 
 __all__ = ["model_digest"]
 
 _BLOCK = 1 << 20
 
 
-def _update(digest: hashlib._Hash, path: Path) -> None:
+def _update(digest: Any, path: Path) -> None:
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(_BLOCK), b""):
             digest.update(block)
@@ -24,6 +24,8 @@ def _update(digest: hashlib._Hash, path: Path) -> None:
 
 def model_digest(path: Path) -> str:
     """The hex sha256 of the model at ``path`` with everything it reads."""
+    import hashlib  # here, not at import: it loads OpenSSL, ~3.5 MB a process may never need
+
     digest = hashlib.sha256()
     if path.is_dir():
         for child in sorted(p for p in path.rglob("*") if p.is_file()):
