@@ -35,5 +35,5 @@ def test_load_raises_backend_unavailable_with_the_pip_hint(tmp_path: Path) -> No
     model.write_bytes(b"\x08\x08\x3a\x00")
     with pytest.raises(edgeinfer.BackendUnavailable) as info:
         edgeinfer.load(model)
-    assert info.value.hint == "pip install 'edgeinfer[onnx]'"
+    assert info.value.hint == "pip install onnxruntime (what edgeinfer's 'onnx' extra installs)"
     assert "onnxruntime is not installed" in str(info.value)

@@ -364,7 +364,7 @@ def test_availability_here_says_why_and_what_still_works() -> None:
     [
         (("Linux", "aarch64", "", None, False), False, "this is Linux aarch64 (and", "a Mac"),
         (("Windows", "AMD64", "", "8.3", False), False, "only on macOS; this is Windows", "Mac"),
-        (("Darwin", "arm64", "14.5", None, False), False, "not installed", "edgeinfer[coreml]"),
+        (("Darwin", "arm64", "14.5", None, False), False, "not installed", "coremltools ("),
         (("Darwin", "x86_64", "10.12.6", "7.2", True), False, "10.13 or later", "upgrade"),
         (("Darwin", "arm64", "14.5", "8.3", False), False, "without libcoremlpython", "wheel"),
         (("Darwin", "arm64", "15.1", "9.0", True), True, "coremltools 9.0 on macOS 15.1", None),

@@ -249,7 +249,7 @@ def test_missing_onnxruntime_gives_the_pip_hint(
     try:
         with pytest.raises(BackendUnavailable, match="onnxruntime is not installed") as info:
             edgeinfer.load(one_op, backend="onnxruntime")
-        assert info.value.hint == "pip install 'edgeinfer[onnx]'"
+        assert info.value.hint == "pip install onnxruntime (what edgeinfer's 'onnx' extra installs)"
     finally:
         ort._availability.cache_clear()
 

@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Show the backends and devices edgeinfer finds on this machine.",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("--version", action="version", version=f"edgeinfer {__version__}")
     arguments = parser.parse_args(argv)
     if arguments.json:
         document = {

@@ -99,8 +99,20 @@ _lock = threading.RLock()
 _entry_points_read = False
 
 
+_PACKAGES = {  # what each extra of edgeinfer installs: named in hints, which work however
+    "onnx": "onnxruntime",  # edgeinfer itself was installed (index, wheel or checkout)
+    "litert": "ai-edge-litert",
+    "edgetpu": "ai-edge-litert",
+    "openvino": "openvino",
+    "coreml": "coremltools",
+}
+
+
 def _pip_hint(extra: str) -> str:
-    return f"pip install 'edgeinfer[{extra}]'"
+    packages = _PACKAGES.get(extra)
+    if packages is None:
+        return f"pip install 'edgeinfer[{extra}]'"
+    return f"pip install {packages} (what edgeinfer's '{extra}' extra installs)"
 
 
 # --- checking what is registered --------------------------------------------------------------

@@ -51,7 +51,7 @@ __all__ = [
     "unloaded_error",
 ]
 
-HINT = "pip install 'edgeinfer[coreml]'"
+HINT = "pip install coremltools (what edgeinfer's 'coreml' extra installs)"
 OFF_MAC_HINT = (
     "run this model on a Mac, or put an ONNX or TFLite variant of it beside it for this machine"
 )

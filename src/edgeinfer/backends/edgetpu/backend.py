@@ -47,7 +47,10 @@ from edgeinfer.backends.litert.backend import LiteRtBackend, Plan
 __all__ = ["EdgeTpuBackend", "delegate_device"]
 
 _log = logging.getLogger("edgeinfer")
-_HINT = "pip install 'edgeinfer[edgetpu]' and the libedgetpu system library"
+_HINT = (
+    "pip install ai-edge-litert (what edgeinfer's 'edgetpu' extra installs) and the libedgetpu "
+    "system library"
+)
 
 
 def delegate_device(device: DeviceRequest) -> str | None:

@@ -37,7 +37,7 @@ __all__ = [
     "spec_of",
 ]
 
-HINT = "pip install 'edgeinfer[litert]'"
+HINT = "pip install ai-edge-litert (what edgeinfer's 'litert' extra installs)"
 RESOLVERS = ("auto", "builtin", "builtin_without_default_delegates", "builtin_ref")
 
 

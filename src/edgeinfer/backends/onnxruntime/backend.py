@@ -49,7 +49,7 @@ from edgeinfer.backends.onnxruntime.specs import dim_names, specs
 
 __all__ = ["OnnxRuntimeBackend"]
 
-_HINT = "pip install 'edgeinfer[onnx]'"
+_HINT = "pip install onnxruntime (what edgeinfer's 'onnx' extra installs)"
 _DISTRIBUTIONS = (
     "onnxruntime",
     "onnxruntime-gpu",

@@ -56,7 +56,7 @@ from edgeinfer.backends.openvino.ports import port_specs
 __all__ = ["OpenVinoBackend"]
 
 _log = logging.getLogger("edgeinfer")
-_HINT = "pip install 'edgeinfer[openvino]'"
+_HINT = "pip install openvino (what edgeinfer's 'openvino' extra installs)"
 _QUANTISED_OPS = {"FakeQuantize", "FakeConvert"}
 
 

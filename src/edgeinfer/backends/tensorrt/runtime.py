@@ -42,9 +42,10 @@ __all__ = [
 ]
 
 HINT = (
-    "pip install 'edgeinfer[tensorrt-cu13]' --extra-index-url https://pypi.nvidia.com (TensorRT "
-    "and cuda-python for CUDA 13, NVIDIA driver 580 or later; 'edgeinfer[tensorrt-cu12]' for a "
-    "CUDA 12 driver, 525 or later: nvidia-smi shows the driver's CUDA). On Jetson, TensorRT "
+    "pip install tensorrt-cu13 'cuda-python>=13,<14' --extra-index-url https://pypi.nvidia.com "
+    "(what edgeinfer's 'tensorrt-cu13' extra installs: CUDA 13, NVIDIA driver 580 or later; "
+    "tensorrt-cu12 'cuda-python>=12,<13', the 'tensorrt-cu12' extra, for a CUDA 12 driver, 525 "
+    "or later: nvidia-smi shows the driver's CUDA). On Jetson, TensorRT "
     "comes with JetPack (sudo apt install nvidia-jetpack): create the virtualenv with "
     "--system-site-packages and add only cuda-python of JetPack's CUDA ('cuda-python>=12,<13' "
     "on JetPack 6, 'cuda-python>=13,<14' on JetPack 7)"
