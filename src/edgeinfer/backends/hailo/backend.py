@@ -159,7 +159,7 @@ class HailoBackend(HeldSpecs, Backend):
                 for spec in self._inputs:  # one frame: the leading batch of 1 dropped
                     bindings.input(spec.name).set_buffer(np.ascontiguousarray(feeds[spec.name][0]))
                 outputs = {
-                    spec.name: np.empty((spec.shape or (1,))[1:], spec.dtype)
+                    spec.name: np.empty([int(d or 1) for d in (spec.shape or (1,))[1:]], spec.dtype)
                     for spec in self._outputs
                 }
                 for name, buffer in outputs.items():
