@@ -184,7 +184,6 @@ class NcnnBackend(HeldSpecs, Backend):
             raise InferenceError(f"ncnn network {self._path.name} is closed")
         mat = self._ncnn.Mat
         extractor = net.create_extractor()
-        kept = []  # ncnn.Mat wraps the array's memory: keep it alive until extraction ends
         try:
             for name in self._input_names:
                 array = feeds[name]
@@ -194,8 +193,9 @@ class NcnnBackend(HeldSpecs, Backend):
                         f"of 1), got shape {list(array.shape)}"
                     )
                 sample = np.ascontiguousarray(array[0], dtype=np.float32)
-                kept.append(sample)
-                if extractor.input(name, mat(sample)) != 0:
+                # clone(): NCNN gets memory it owns, aligned as its kernels expect; a Mat over
+                # the caller's array would be written by in-place layers (ReLU after a Split).
+                if extractor.input(name, mat(sample).clone()) != 0:
                     raise InferenceError(f"{self._what}: input blob {name!r} was refused")
             outputs: dict[str, np.ndarray] = {}
             for name in self._output_names:
