@@ -27,7 +27,7 @@ needs_exporter = pytest.mark.skipif(
 def programs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     if not HAVE_EXPORTER:
         pytest.skip("exporting .pte test programs needs torch and executorch (nox -s executorch)")
-    import executorch_models
+    from edgeinfer.bench._workloads import executorch_export as executorch_models
 
     folder = tmp_path_factory.mktemp("pte")
     return {

@@ -120,3 +120,22 @@ def test_not_installed_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> No
         assert found.hint == "pip install 'edgeinfer[mnn]'"
     finally:
         mnn_backend._availability.cache_clear()
+
+
+def test_same_results_as_mnn_called_directly(model_dir: Path) -> None:
+    from edgeinfer.backends.mnn.backend import import_mnn
+
+    mnn = import_mnn()
+    path = build_mnn("mobilenet_v2", model_dir)
+    x = np.random.default_rng(4).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    interpreter = mnn.Interpreter(str(path))
+    session = interpreter.createSession({"backend": "CPU", "numThread": 1, "precision": 1})
+    tensor = interpreter.getSessionInput(session)
+    tensor.copyFrom(mnn.Tensor((1, 3, 224, 224), mnn.Halide_Type_Float, x, 1))
+    interpreter.runSession(session)
+    out = interpreter.getSessionOutput(session)
+    host = mnn.Tensor(out, 1)
+    out.copyToHostTensor(host)
+    raw = np.array(host.getNumpyData(), copy=True)
+    with edgeinfer.load(path, backend="mnn", precision="fp32", threads=1) as model:
+        np.testing.assert_array_equal(model.run(x)["logits"], raw.reshape(1, 1000))

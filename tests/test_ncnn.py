@@ -187,3 +187,21 @@ def test_not_installed_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> No
         assert found.hint == "pip install 'edgeinfer[ncnn]'"
     finally:
         ncnn_backend._availability.cache_clear()
+
+
+def test_same_results_as_ncnn_called_directly(model_dir: Path) -> None:
+    import ncnn
+
+    path = build_ncnn("mobilenet_v2", model_dir)
+    x = np.random.default_rng(4).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    net = ncnn.Net()
+    net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
+    net.opt.num_threads = 1
+    assert net.load_param(str(path)) == 0
+    assert net.load_model(str(path.with_suffix(".bin"))) == 0
+    extractor = net.create_extractor()
+    extractor.input("input", ncnn.Mat(np.ascontiguousarray(x[0])).clone())
+    status, out = extractor.extract("logits")
+    assert status == 0
+    with edgeinfer.load(path, backend="ncnn", precision="fp32", threads=1) as model:
+        np.testing.assert_array_equal(model.run(x)["logits"], np.array(out)[np.newaxis])

@@ -33,6 +33,7 @@ _NEEDS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
     ("tflite", "int8"): _LITERT,
     ("ncnn", "fp32"): (),
     ("mnn", "fp32"): _MNN,
+    ("executorch", "fp32"): (("torch", "torch"), ("executorch", "executorch")),
 }
 _ONNX_BUILDERS: dict[str, Callable[[], Any]] = {
     "mobilenet_v2": mobilenet.onnx_model,
@@ -87,6 +88,10 @@ def _build(name: str, fmt: str, precision: str) -> bytes | dict[str, bytes]:
     if fmt == "ncnn":
         param, weights = _NCNN_BUILDERS[name]()
         return {".param": param.encode(), ".bin": weights}
+    if fmt == "executorch":
+        from edgeinfer.bench._workloads.executorch_export import pte_bytes
+
+        return pte_bytes(name)
     if fmt == "mnn":
         from edgeinfer.bench._workloads.mnn_convert import mnn_from_onnx
         from edgeinfer.bench._workloads.onnx_writer import serialize

@@ -60,12 +60,14 @@ WORKLOADS: dict[str, Workload] = {
 # Per format, the precisions a workload is built in, in the order variants() lists them. NCNN
 # networks are written directly (no converter: the only one, pnnx, needs torch); MNN models are
 # converted from the ONNX file with the mnn package's converter; both hold the fp32 weights
-# (NCNN's fp16 and MNN's low precision are run-time options, not files).
+# (NCNN's fp16 and MNN's low precision are run-time options, not files). ExecuTorch programs
+# are exported with torch, where torch and executorch are installed.
 PRECISIONS: dict[str, tuple[str, ...]] = {
     "onnx": ("fp32", "int8"),
     "tflite": ("fp32", "fp16", "int8"),
     "ncnn": ("fp32",),
     "mnn": ("fp32",),
+    "executorch": ("fp32",),
 }
 
 
