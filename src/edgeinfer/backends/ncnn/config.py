@@ -26,7 +26,7 @@ from edgeinfer.backend import (
 
 __all__ = ["FP16_OPTIONS", "OPTION_KEYS", "apply_precision", "precision_label", "vulkan_device"]
 
-OPTION_KEYS = ("net_options",)
+OPTION_KEYS = ("net_options", "omp_dynamic")
 FP16_OPTIONS = ("use_fp16_packed", "use_fp16_storage", "use_fp16_arithmetic")
 BF16_OPTIONS = ("use_bf16_storage", "use_bf16_packed")
 VULKAN_HINT = (
