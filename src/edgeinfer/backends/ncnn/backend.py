@@ -156,7 +156,8 @@ class NcnnBackend(HeldSpecs, Backend):
             "device": where,
             "precision": precision_label(opt, options.precision),
             "threads": str(opt.num_threads)
-            + (" (NCNN's default)" if options.threads is None else ""),
+            + (" (NCNN's default)" if options.threads is None else "")
+            + (", OpenMP dynamic (fewer when the machine is busy)" if dynamic else ""),
             "batch": "NCNN has no batch dimension: inputs and outputs carry a leading 1",
         }
         if options.precision is None and "fp16" in details["precision"]:
