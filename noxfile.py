@@ -23,14 +23,20 @@ BACKEND_EXTRAS = {
     "openvino": "openvino",
     "coreml": "coreml",
     "tensorrt": "tensorrt",
+    "ncnn": "ncnn",
+    "mnn": "mnn",
+    "executorch": "executorch",
+    "rknn": "rknn",
+    "hailo": "hailo",
 }
 
 
 def _installable_extras(session: nox.Session) -> list[str]:
     """The extras whose runtimes install on this machine and Python (others are skipped)."""
     extras = []
-    # TensorRT's wheels come from NVIDIA's own index (its session installs them from there).
-    for extra in sorted(set(BACKEND_EXTRAS.values()) - {"tensorrt"}):
+    # TensorRT's wheels come from NVIDIA's own index (its session installs them from there);
+    # ExecuTorch brings torch (its own session chooses the build).
+    for extra in sorted(set(BACKEND_EXTRAS.values()) - {"tensorrt", "executorch"}):
         try:
             session.install("-q", f".[{extra}]", silent=True)
         except Exception:  # a runtime with no wheel for this platform/Python
@@ -74,6 +80,52 @@ def litert(session: nox.Session) -> None:
 def openvino(session: nox.Session) -> None:
     """OpenVINO: contract tests, fp32 parity with ONNX Runtime, precision and devices."""
     _backend_session(session, "openvino")
+
+
+@nox.session(python=PYTHONS)
+def ncnn(session: nox.Session) -> None:
+    """NCNN: contract, parity with ONNX Runtime on the same weights, precision, errors."""
+    _backend_session(session, "ncnn")
+
+
+@nox.session(python=PYTHONS)
+def mnn(session: nox.Session) -> None:
+    """MNN: models converted from ONNX with MNN's converter; contract, parity, errors."""
+    _backend_session(session, "mnn")
+
+
+@nox.session(python=PYTHONS)
+def executorch(session: nox.Session) -> None:
+    """ExecuTorch: .pte test programs exported with torch here, then contract and parity.
+
+    torch is installed first, pinned, so the executorch extra does not pull another build (on
+    the project's machines ``torch==2.13.0`` is a CPU wheel on local disk; elsewhere pip
+    downloads it). Without a wheel for this platform and Python, the session skips."""
+    try:
+        session.install("-q", "torch==2.13.0")
+        session.install("-q", "-e", ".[test,executorch]")
+    except Exception:
+        session.skip("torch 2.13.0 or executorch has no wheel for this platform and Python")
+    session.run("python", "-m", "edgeinfer")
+    session.run("python", "-m", "pytest", "tests/test_executorch.py", "-rs", *session.posargs)
+
+
+@nox.session(python=PYTHONS[-1:])
+def rknn(session: nox.Session) -> None:
+    """Rockchip NPU: detection and the "not here, how to get it" paths everywhere; the runtime
+    test only on a Rockchip board with rknn-toolkit-lite2 (marked hardware)."""
+    session.install("-q", "-e", ".[test,rknn]")
+    session.run("python", "-m", "edgeinfer")
+    session.run("python", "-m", "pytest", "tests/test_rknn.py", "-rs", *session.posargs)
+
+
+@nox.session(python=PYTHONS[-1:])
+def hailo(session: nox.Session) -> None:
+    """Hailo: detection and the unavailable paths everywhere; the runtime test only with a
+    Hailo device and HailoRT's Python package (which is not on PyPI)."""
+    session.install("-q", "-e", ".[test,hailo]")
+    session.run("python", "-m", "edgeinfer")
+    session.run("python", "-m", "pytest", "tests/test_hailo.py", "-rs", *session.posargs)
 
 
 @nox.session(python=PYTHONS[-1:])

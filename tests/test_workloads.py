@@ -26,19 +26,27 @@ from edgeinfer.bench._workloads import (
 )
 
 HAVE = {
-    m: importlib.util.find_spec(m) is not None for m in ("onnx", "onnxruntime", "ai_edge_litert")
+    m: importlib.util.find_spec(m) is not None
+    for m in ("onnx", "onnxruntime", "ai_edge_litert", "_tools", "torch", "executorch")
 }
 needs_onnx = pytest.mark.skipif(not HAVE["onnx"], reason="the onnx package builds ONNX workloads")
 needs_litert = pytest.mark.skipif(
     not HAVE["ai_edge_litert"], reason="ai_edge_litert builds and runs .tflite workloads"
 )
-RUNTIME = {"onnx": "onnxruntime", "tflite": "litert"}
+RUNTIME = {
+    "onnx": "onnxruntime",
+    "tflite": "litert",
+    "ncnn": "ncnn",
+    "mnn": "mnn",
+    "executorch": "executorch",
+}
 
 
 def outputs(path: Path, fmt: str, inputs: Sequence[np.ndarray]) -> np.ndarray:
     """Run ``inputs`` through ``path`` on the format's reference runtime (float I/O)."""
-    with edgeinfer.load(path, backend=RUNTIME[fmt], float_io=True) as model:
-        return np.stack([model.run(x)["logits"] for x in inputs])
+    precision = "fp32" if fmt == "ncnn" else None  # NCNN's default is fp16 storage
+    with edgeinfer.load(path, backend=RUNTIME[fmt], float_io=True, precision=precision) as model:
+        return np.stack([next(iter(model.run(x).values())) for x in inputs])
 
 
 def test_catalogue() -> None:
@@ -115,6 +123,11 @@ def test_variants_follow_the_installed_builders() -> None:
             expected.append(("onnx", "int8"))
     if HAVE["ai_edge_litert"]:
         expected += [("tflite", "fp32"), ("tflite", "fp16"), ("tflite", "int8")]
+    expected.append(("ncnn", "fp32"))  # written directly: nothing to install
+    if HAVE["onnx"] and HAVE["_tools"]:  # _tools: the converter in the mnn wheel
+        expected.append(("mnn", "fp32"))
+    if HAVE["torch"] and HAVE["executorch"]:
+        expected.append(("executorch", "fp32"))
     assert variants("ds_cnn") == expected
     assert variants("mobilenet_v2") == expected
 
@@ -185,7 +198,7 @@ def test_ds_cnn_every_variant_runs_the_same_network(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     paths = {v: ensure("ds_cnn", *v, cache_dir=tmp_path) for v in variants("ds_cnn")}
-    assert len(paths) == 5
+    assert len(paths) == 5 + 1 + HAVE["_tools"] + (HAVE["torch"] and HAVE["executorch"])
     # The quantisers' advice and chatter is kept from the user: DEBUG on edgeinfer's logger.
     assert capfd.readouterr() == ("", "")
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
@@ -201,6 +214,9 @@ def test_ds_cnn_every_variant_runs_the_same_network(
     scale = float(np.abs(reference).max())
     assert np.abs(results[("tflite", "fp32")] - reference).max() / scale < 1e-4
     assert np.abs(results[("tflite", "fp16")] - reference).max() / scale < 1e-2
+    for written in (("ncnn", "fp32"), ("mnn", "fp32"), ("executorch", "fp32")):
+        if written in results:
+            assert np.abs(results[written] - reference).max() / scale < 1e-4, written
     # With random weights one class wins for almost every input, so top-1 agreement says little;
     # the part of the logits that does depend on the input must survive int8 too.
     top1 = reference.argmax(-1)

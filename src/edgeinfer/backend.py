@@ -26,8 +26,10 @@ with ``ErrorRule`` (native exceptions -> edgeinfer's error tree, chained), ``ins
 runtime's noise off the user's terminal), ``check_onnx_file`` (refuse unsafe ONNX files before a
 runtime reads them; returns the graph's names, shapes and metadata), ``cache_dir`` /
 ``write_cached`` / ``read_cached`` (the one folder edgeinfer writes to), ``model_digest`` (a
-model's sha256 with its external data, for cache keys), ``quantize`` /
-``dequantize`` (affine quantisation, as TFLite rounds it).
+model's sha256 with its external data, for cache keys), ``quantize`` / ``dequantize`` (affine
+quantisation, as TFLite rounds it), ``captured_native_stdout`` (for runtimes that ``printf``),
+``Roots`` / ``detect_devices`` and the NPU readers (``rockchip_soc``, ``rockchip_npu_nodes``,
+``hailo_nodes``, ``qualcomm_npu``: what the board has, from fake trees in tests).
 """
 
 from __future__ import annotations
@@ -54,12 +56,14 @@ from edgeinfer._kit.contract import (
 )
 from edgeinfer._kit.digest import model_digest
 from edgeinfer._kit.errors import OUT_OF_MEMORY, ErrorRule, translate_errors, translated
-from edgeinfer._kit.native_stderr import captured_native_stderr
+from edgeinfer._kit.native_stderr import captured_native_stderr, captured_native_stdout
 from edgeinfer._kit.onnx_scan import OnnxFacts, OnnxValue, check_onnx_file
 from edgeinfer._kit.quantization import dequantize, quantize
 from edgeinfer._kit.versions import installed_version
+from edgeinfer._planning.detect import Roots, detect_devices
 from edgeinfer._planning.devices import DEVICE_KINDS, DeviceRequest
 from edgeinfer._planning.formats import ModelFormat, formats, register_format
+from edgeinfer._planning.npus import hailo_nodes, qualcomm_npu, rockchip_npu_nodes, rockchip_soc
 from edgeinfer._planning.registry import BackendEntry, register_backend
 from edgeinfer._types import Availability, OperatorEvent, Quantization, TensorSpec
 
@@ -88,20 +92,27 @@ __all__ = [
     "OperatorEvent",
     "OutOfMemory",
     "Quantization",
+    "Roots",
     "Session",
     "TensorSpec",
     "cache_dir",
     "captured_native_stderr",
+    "captured_native_stdout",
     "check_onnx_file",
     "check_options",
     "dequantize",
+    "detect_devices",
     "formats",
+    "hailo_nodes",
     "installed_version",
     "model_digest",
+    "qualcomm_npu",
     "quantize",
     "read_cached",
     "register_backend",
     "register_format",
+    "rockchip_npu_nodes",
+    "rockchip_soc",
     "translate_errors",
     "translated",
     "write_cached",

@@ -7,11 +7,13 @@ parameters, so tests describe a machine as a fake tree.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from edgeinfer._types import Device
 
@@ -32,7 +34,13 @@ EDGETPU_USB_IDS: dict[tuple[str, str], str] = {
     ("18d1", "9302"): "Coral USB Accelerator",
 }
 EDGETPU_PCI_IDS: dict[tuple[str, str], str] = {("1ac1", "089a"): "Coral PCIe/M.2 Accelerator"}
-_PCI_VENDORS = {"0x8086": "Intel", "0x10de": "NVIDIA", "0x1002": "AMD", "0x13b5": "Arm"}
+_PCI_VENDORS = {
+    "0x8086": "Intel",
+    "0x10de": "NVIDIA",
+    "0x1002": "AMD",
+    "0x13b5": "Arm",
+    "0x17cb": "Qualcomm",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +115,8 @@ def _drm_gpus(roots: Roots, start: int) -> list[Device]:
     found: list[Device] = []
     for node in sorted(roots.dev.glob("dri/renderD*")):
         vendor = read_sysfs(roots.sys / "class" / "drm" / node.name / "device" / "vendor")
-        if vendor == "0x10de":
-            continue  # NVIDIA is reported through its driver above
+        if vendor == "0x10de" or _npus_module().is_rknpu_node(roots, node.name):
+            continue  # NVIDIA is reported through its driver above; a Rockchip NPU is no GPU
         label = _PCI_VENDORS.get(vendor or "", "unknown vendor")
         index = start + len(found)
         found.append(Device("gpu", index, f"{label} GPU", f"gpu:{index}", str(node)))
@@ -200,6 +208,12 @@ def _apple(roots: Roots) -> list[Device]:
     ]
 
 
+def _npus_module() -> Any:
+    from edgeinfer._planning import npus  # it reads through this module's Roots
+
+    return npus
+
+
 def detect_devices(roots: Roots | None = None) -> tuple[Device, ...]:
     """Every device found under ``roots``, the CPU first. Never raises."""
     roots = roots or Roots()
@@ -209,6 +223,8 @@ def detect_devices(roots: Roots | None = None) -> tuple[Device, ...]:
             found.extend(reader(roots))
         except OSError:
             continue
+    with contextlib.suppress(OSError):
+        found.extend(_npus_module().vendor_npus(roots, sum(d.kind == "npu" for d in found)))
     try:
         gpus = sum(d.kind == "gpu" for d in found)
         found.extend(_drm_gpus(roots, gpus))

@@ -3,7 +3,9 @@ of one model in a folder.
 
 Built in: ``onnx``, ``tflite``, ``tflite-edgetpu`` (compiled for the Edge TPU), ``tensorrt``
 (serialised engine), ``coreml`` (``.mlpackage`` folder or ``.mlmodel``), ``openvino`` (IR ``.xml``
-with its ``.bin``). A plugin adds its own with ``edgeinfer.register_format``.
+with its ``.bin``), ``ncnn`` (``.param`` with its ``.bin``), ``mnn``, ``executorch`` (``.pte``),
+``rknn`` and ``hailo`` (``.hef``, both compiled for an NPU). A plugin adds its own with
+``edgeinfer.register_format``.
 
 Recognition: a *certain* sniffer (a magic number: ``TFL3``, TensorRT's ``ftrt``) beats the file
 name; otherwise the suffix decides, and a weak sniffer (ONNX's protobuf heuristic) only names
@@ -13,6 +15,7 @@ files whose suffix says nothing. A format may *refine* another (``tflite-edgetpu
 
 from __future__ import annotations
 
+import platform
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -84,6 +87,22 @@ def _openvino(head: bytes, path: Path) -> bool:
     return stripped.startswith((b"<?xml", b"<net")) and b"<net" in head
 
 
+def _ncnn(head: bytes, path: Path) -> bool:
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"7767517")  # the .param magic
+
+
+def _rknn(head: bytes, path: Path) -> bool:
+    return head[:4] == b"RKNN" or head[4:8] == b"RKNN"  # container, or bare flatbuffer
+
+
+def _hef(head: bytes, path: Path) -> bool:
+    return head[:4] in (b"\x01HEF", b"FEH\x01")  # HailoRT's HEADER_MAGIC 0x01484546
+
+
+# NCNN is the fastest CPU runtime on ARM boards (Raspberry Pi...): there its files come before
+# ONNX among the variants of a folder; elsewhere after ONNX. Read once, at import.
+_ARM = platform.machine().lower() in ("aarch64", "arm64", "armv7l", "armv8l", "armv7")
+
 _BUILTIN = (
     ModelFormat("tflite-edgetpu", sniff=_edgetpu, refines="tflite", only_on="edgetpu",
                 variant_rank=0),
@@ -93,6 +112,12 @@ _BUILTIN = (
     ModelFormat("openvino", (".xml",), _openvino, True, companions=(".bin",), variant_rank=30),
     ModelFormat("onnx", (".onnx",), _onnx, variant_rank=40),
     ModelFormat("tflite", (".tflite",), _tflite, True, variant_rank=60),
+    ModelFormat("ncnn", (".param",), _ncnn, True, companions=(".bin",),
+                variant_rank=35 if _ARM else 45),
+    ModelFormat("mnn", (".mnn",), variant_rank=50),
+    ModelFormat("executorch", (".pte",), variant_rank=55),
+    ModelFormat("rknn", (".rknn",), _rknn, True, only_on="npu", variant_rank=5),
+    ModelFormat("hailo", (".hef",), _hef, True, only_on="npu", variant_rank=5),
 )  # fmt: skip
 
 _formats: dict[str, ModelFormat] = {fmt.name: fmt for fmt in _BUILTIN}

@@ -90,6 +90,17 @@ _BUILTIN: dict[str, BackendEntry] = {
                  {"cpu": 40, "gpu": 40, "npu": 10}, "coreml"),
         _builtin("tensorrt", "tensorrt.backend:TensorRtBackend", ("tensorrt", "onnx"), ("gpu",),
                  {"gpu": 10}, "tensorrt"),
+        # ncnn, mnn, executorch, rknn and hailo each read their own format only: their rank
+        # orders them among its readers; ncnn's preference on ARM CPUs is its format's
+        # variant_rank (formats.py), which orders the files of a folder.
+        _builtin("ncnn", "ncnn.backend:NcnnBackend", ("ncnn",), ("cpu", "gpu"),
+                 {"cpu": 10, "gpu": 30}, "ncnn"),
+        _builtin("mnn", "mnn.backend:MnnBackend", ("mnn",), ("cpu", "gpu"),
+                 {"cpu": 10, "gpu": 30}, "mnn"),
+        _builtin("executorch", "executorch.backend:ExecuTorchBackend", ("executorch",), ("cpu",),
+                 {"cpu": 10}, "executorch"),
+        _builtin("rknn", "rknn.backend:RknnBackend", ("rknn",), ("npu",), {"npu": 5}, "rknn"),
+        _builtin("hailo", "hailo.backend:HailoBackend", ("hailo",), ("npu",), {"npu": 5}, "hailo"),
     )
 }  # fmt: skip
 

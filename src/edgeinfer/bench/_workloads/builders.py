@@ -24,12 +24,16 @@ CALIBRATION_SEED = 1
 _ONNX = (("onnx", "onnx"),)
 _ORT = (("onnx", "onnx"), ("onnxruntime", "onnxruntime"))
 _LITERT = (("ai_edge_litert", "ai-edge-litert"), ("flatbuffers", "flatbuffers"))
+_MNN = (("onnx", "onnx"), ("_tools", "mnn"))  # _tools: MNNConvert, shipped in the mnn wheel
 _NEEDS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
     ("onnx", "fp32"): _ONNX,
     ("onnx", "int8"): _ORT,
     ("tflite", "fp32"): _LITERT,
     ("tflite", "fp16"): _LITERT,
     ("tflite", "int8"): _LITERT,
+    ("ncnn", "fp32"): (),
+    ("mnn", "fp32"): _MNN,
+    ("executorch", "fp32"): (("torch", "torch"), ("executorch", "executorch")),
 }
 _ONNX_BUILDERS: dict[str, Callable[[], Any]] = {
     "mobilenet_v2": mobilenet.onnx_model,
@@ -38,6 +42,10 @@ _ONNX_BUILDERS: dict[str, Callable[[], Any]] = {
 _TFLITE_BUILDERS: dict[str, Callable[..., bytes]] = {
     "mobilenet_v2": mobilenet.tflite_model,
     "ds_cnn": dscnn.tflite_model,
+}
+_NCNN_BUILDERS: dict[str, Callable[[], tuple[str, bytes]]] = {
+    "mobilenet_v2": mobilenet.ncnn_model,
+    "ds_cnn": dscnn.ncnn_model,
 }
 
 
@@ -62,8 +70,10 @@ def _unavailable(name: str, fmt: str, precision: str, why: str) -> BackendUnavai
     )
 
 
-def build(name: str, fmt: str, precision: str) -> bytes:
-    """The bytes of one variant of workload ``name``; BackendUnavailable when a package lacks."""
+def build(name: str, fmt: str, precision: str) -> bytes | dict[str, bytes]:
+    """The bytes of one variant of workload ``name`` (for a format with companion files, a dict
+    of suffix -> bytes: NCNN's ``.param`` and ``.bin``); BackendUnavailable when a package
+    lacks."""
     check(name, fmt, precision)
     lacking = missing(fmt, precision)
     if lacking:
@@ -74,7 +84,19 @@ def build(name: str, fmt: str, precision: str) -> bytes:
         raise _unavailable(name, fmt, precision, f"a module that failed to import: {exc}") from exc
 
 
-def _build(name: str, fmt: str, precision: str) -> bytes:
+def _build(name: str, fmt: str, precision: str) -> bytes | dict[str, bytes]:
+    if fmt == "ncnn":
+        param, weights = _NCNN_BUILDERS[name]()
+        return {".param": param.encode(), ".bin": weights}
+    if fmt == "executorch":
+        from edgeinfer.bench._workloads.executorch_export import pte_bytes
+
+        return pte_bytes(name)
+    if fmt == "mnn":
+        from edgeinfer.bench._workloads.mnn_convert import mnn_from_onnx
+        from edgeinfer.bench._workloads.onnx_writer import serialize
+
+        return mnn_from_onnx(serialize(_ONNX_BUILDERS[name]()))
     calibration = reference_inputs(name, fmt, CALIBRATION_COUNT, CALIBRATION_SEED)
     if fmt == "onnx":
         model = _ONNX_BUILDERS[name]()

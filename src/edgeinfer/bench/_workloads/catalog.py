@@ -57,10 +57,17 @@ WORKLOADS: dict[str, Workload] = {
     )
 }
 
-# Per format, the precisions a workload is built in, in the order variants() lists them.
+# Per format, the precisions a workload is built in, in the order variants() lists them. NCNN
+# networks are written directly (no converter: the only one, pnnx, needs torch); MNN models are
+# converted from the ONNX file with the mnn package's converter; both hold the fp32 weights
+# (NCNN's fp16 and MNN's low precision are run-time options, not files). ExecuTorch programs
+# are exported with torch, where torch and executorch are installed.
 PRECISIONS: dict[str, tuple[str, ...]] = {
     "onnx": ("fp32", "int8"),
     "tflite": ("fp32", "fp16", "int8"),
+    "ncnn": ("fp32",),
+    "mnn": ("fp32",),
+    "executorch": ("fp32",),
 }
 
 
@@ -84,7 +91,8 @@ def check(name: str, fmt: str, precision: str = "fp32") -> Workload:
 
 
 def reference_inputs(name: str, fmt: str, count: int = 8, seed: int = 0) -> list[np.ndarray]:
-    """``count`` standard-normal float32 inputs in ``fmt``'s layout (NCHW onnx, NHWC tflite).
+    """``count`` standard-normal float32 inputs in ``fmt``'s layout (NHWC tflite, NCHW the others:
+    NCNN's and MNN's files take the ONNX model's layout).
 
     The values do not depend on the layout: the NHWC arrays are the NCHW ones transposed.
     """

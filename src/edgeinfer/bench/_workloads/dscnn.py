@@ -22,7 +22,14 @@ from edgeinfer.bench._workloads.weights import ConvWeights, he_conv, he_dense
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["DS_CNN_INPUT", "DsCnnWeights", "ds_cnn_weights", "onnx_model", "tflite_model"]
+__all__ = [
+    "DS_CNN_INPUT",
+    "DsCnnWeights",
+    "ds_cnn_weights",
+    "ncnn_model",
+    "onnx_model",
+    "tflite_model",
+]
 
 DS_CNN_INPUT = (49, 10)  # MFCC frames x coefficients, for 1 s of 16 kHz audio
 FILTERS = 64
@@ -89,3 +96,20 @@ def tflite_model(*, fp16: bool = False, seed: int = 0) -> bytes:
     h = g.reshape(g.average_pool(h, POOL, name="pool"), (1, FILTERS), name="flatten")
     y = g.fully_connected(h, weights.fc_weight, weights.fc_bias, name="fc", out_name="logits")
     return g.serialize({"input": x}, {"logits": y})
+
+
+def ncnn_model(*, seed: int = 0) -> tuple[str, bytes]:
+    """DS-CNN as an NCNN ``.param`` text and ``.bin`` bytes: "input" [1, 49, 10] -> "logits"
+    [12]; the same network and weights as :func:`onnx_model` (its SAME pads spelled out)."""
+    from edgeinfer.bench._workloads.ncnn_writer import NcnnGraph
+    from edgeinfer.bench._workloads.weights import same_pads
+
+    weights = ds_cnn_weights(seed=seed)
+    g = NcnnGraph()
+    top, left, bottom, right = same_pads(DS_CNN_INPUT, STEM_KERNEL, 2)
+    h = g.conv(g.input("input", 1, *DS_CNN_INPUT), weights.stem, pads=(top, left, bottom, right))
+    for depthwise, pointwise in weights.blocks:
+        h = g.conv(g.conv(h, depthwise), pointwise)
+    h = g.average_pool(h, POOL, name="pool")
+    g.dense(h, weights.fc_weight, weights.fc_bias, name="fc", out="logits")
+    return g.serialize()

@@ -27,6 +27,7 @@ __all__ = [
     "InvertedResidualWeights",
     "MobileNetV2Weights",
     "mobilenet_v2_weights",
+    "ncnn_model",
     "onnx_model",
     "tflite_model",
 ]
@@ -197,3 +198,24 @@ def tflite_model(
         h, weights.classifier_weight, weights.classifier_bias, name="classifier", out_name="logits"
     )
     return g.serialize({"input": x}, {"logits": y}, description=description)
+
+
+def ncnn_model(
+    *, resolution: int = 224, width: float = 1.0, num_classes: int = 1000, seed: int = 0
+) -> tuple[str, bytes]:
+    """MobileNetV2 as an NCNN ``.param`` text and ``.bin`` bytes: "input" [3, res, res] ->
+    "logits" [num_classes]; the same network and weights as :func:`onnx_model`."""
+    from edgeinfer.bench._workloads.ncnn_writer import NcnnGraph
+
+    weights = mobilenet_v2_weights(width=width, num_classes=num_classes, seed=seed)
+    g = NcnnGraph()
+    h = g.conv(g.input("input", 3, resolution, resolution), weights.stem)
+    for block in weights.blocks:
+        inner = h
+        if block.expand is not None:
+            inner = g.conv(inner, block.expand)
+        inner = g.conv(g.conv(inner, block.depthwise), block.project)
+        h = g.add(h, inner, name=f"{block.name}.add") if block.residual else inner
+    h = g.global_average(g.conv(h, weights.head), name="head.pool")
+    g.dense(h, weights.classifier_weight, weights.classifier_bias, name="classifier", out="logits")
+    return g.serialize()

@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from edgeinfer.bench._workloads.weights import ConvWeights
+from edgeinfer.bench._workloads.weights import ConvWeights, same_pads
 
 __all__ = ["IR_VERSION", "OPSET_VERSION", "OnnxGraph", "make_model", "same_pads", "serialize"]
 
@@ -39,17 +39,6 @@ def serialize(model: onnx.ModelProto) -> bytes:
     onnx.checker.check_model(model, full_check=True)
     data: bytes = model.SerializeToString()
     return data
-
-
-def same_pads(size: Sequence[int], kernel: Sequence[int], stride: int) -> list[int]:
-    """ONNX ``pads`` [top, left, bottom, right] that reproduce TensorFlow's SAME padding.
-
-    TF pads ``max((ceil(n / s) - 1) * s + k - n, 0)`` per axis, the odd one at the end.
-    """
-    totals = [
-        max((-(-n // stride) - 1) * stride + k - n, 0) for n, k in zip(size, kernel, strict=True)
-    ]
-    return [t // 2 for t in totals] + [t - t // 2 for t in totals]
 
 
 class OnnxGraph:

@@ -8,11 +8,12 @@ network's builder that draws in a fixed order gives the same weights for the sam
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ConvWeights", "he_conv", "he_dense", "make_divisible"]
+__all__ = ["ConvWeights", "he_conv", "he_dense", "make_divisible", "same_pads"]
 
 
 def make_divisible(value: float, divisor: int = 8) -> int:
@@ -103,3 +104,14 @@ def he_dense(
     weight = rng.normal(0.0, math.sqrt(2.0 / in_features), size=(out_features, in_features))
     bias = rng.normal(0.0, 0.01, size=(out_features,))
     return weight.astype(np.float32), bias.astype(np.float32)
+
+
+def same_pads(size: Sequence[int], kernel: Sequence[int], stride: int) -> list[int]:
+    """ONNX ``pads`` [top, left, bottom, right] that reproduce TensorFlow's SAME padding.
+
+    TF pads ``max((ceil(n / s) - 1) * s + k - n, 0)`` per axis, the odd one at the end.
+    """
+    totals = [
+        max((-(-n // stride) - 1) * stride + k - n, 0) for n, k in zip(size, kernel, strict=True)
+    ]
+    return [t // 2 for t in totals] + [t - t // 2 for t in totals]
