@@ -27,7 +27,8 @@ runtime's noise off the user's terminal), ``check_onnx_file`` (refuse unsafe ONN
 runtime reads them; returns the graph's names, shapes and metadata), ``cache_dir`` /
 ``write_cached`` / ``read_cached`` (the one folder edgeinfer writes to), ``model_digest`` (a
 model's sha256 with its external data, for cache keys), ``quantize`` /
-``dequantize`` (affine quantisation, as TFLite rounds it).
+``dequantize`` (affine quantisation, as TFLite rounds it), ``Placement.from_ops`` with
+``PlacedOp`` (a ``Session.placement`` report from the runtime's own per-operation answer).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from edgeinfer._kit.digest import model_digest
 from edgeinfer._kit.errors import OUT_OF_MEMORY, ErrorRule, translate_errors, translated
 from edgeinfer._kit.native_stderr import captured_native_stderr
 from edgeinfer._kit.onnx_scan import OnnxFacts, OnnxValue, check_onnx_file
+from edgeinfer._kit.placement import GroupKey, PlacedOp, Placement, PlacementGroup
 from edgeinfer._kit.quantization import dequantize, quantize
 from edgeinfer._kit.versions import installed_version
 from edgeinfer._planning.devices import DEVICE_KINDS, DeviceRequest
@@ -76,6 +78,7 @@ __all__ = [
     "DeviceRequest",
     "EdgeInferError",
     "ErrorRule",
+    "GroupKey",
     "HeldSpecs",
     "InferenceError",
     "InvalidInput",
@@ -87,6 +90,9 @@ __all__ = [
     "OpenOptions",
     "OperatorEvent",
     "OutOfMemory",
+    "PlacedOp",
+    "Placement",
+    "PlacementGroup",
     "Quantization",
     "Session",
     "TensorSpec",
