@@ -191,7 +191,8 @@ class Placement(_ToDict):
             return f"{self.backend} on {self.device}: unknown ({self.reason or 'no report'})"
         if self.accelerator is None:
             where = ", ".join(
-                f"{g.executor} {'?' if g.operations is None else g.operations}" for g in self.groups
+                " ".join(filter(None, (g.executor, g.precision, str(g.operations or "?"))))
+                for g in self.groups
             )
             total = "?" if self.operations is None else str(self.operations)
             return f"{self.backend} on {self.device}: {total} operations, no accelerator ({where})"
