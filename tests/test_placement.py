@@ -353,6 +353,9 @@ def test_onnxruntime_nodes_from_the_profiler_where_there_is_no_assignment_api(
     monkeypatch.setattr(profile, "can_record", lambda ort: False)
     with edgeinfer.load(path, device="cpu", backend="onnxruntime") as model:
         found = model.placement()
+        blind = model._backend.placement(None)  # type: ignore[union-attr]
+    assert blind.groups == ()
+    assert "no get_provider_graph_assignment_info" in str(blind.reason)
     assert "profiler node events" in found.source
     assert found.operations == 4
     assert found.groups[0].executor == "CPUExecutionProvider"

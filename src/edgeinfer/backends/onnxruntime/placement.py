@@ -50,7 +50,9 @@ def placement_report(
     accelerator = None if device.split(":")[0] == "cpu" else device
     events: list[OperatorEvent] = []
     assigned = recorded
-    if feeds is not None or assigned is None:
+    # A second session runs the inputs; without inputs, one is made only for a CPU session (an
+    # accelerator's session recorded its assignment at open, where this onnxruntime can).
+    if feeds is not None or (assigned is None and accelerator is None):
         events, fresh = profiled(path, providers, options, feeds, RUNS)
         assigned = assigned if assigned is not None else fresh
     notes: list[str] = []

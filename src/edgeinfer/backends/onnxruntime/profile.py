@@ -58,6 +58,8 @@ def profiled(
     import onnxruntime as ort
 
     record = can_record(ort)
+    if feeds is None and not record:
+        return [], None  # nothing to run and nothing to record
     with tempfile.TemporaryDirectory(prefix="edgeinfer-profile-") as folder:
         settings = session_options(ort, options.threads, options.extra)
         if record:
