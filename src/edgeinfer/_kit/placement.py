@@ -126,9 +126,6 @@ class Placement(_ToDict):
         total_time = sum(times.values()) if times else 0.0
         groups = []
         for key, members in grouped.items():
-            counts = [op.count for op in members]
-            operations = None if None in counts else sum(c for c in counts if c is not None)
-            kinds = Counter(op.op_type for op in members)
             share = None
             if times is not None and total_time > 0:
                 share = times.get(key, 0.0) / total_time
@@ -137,16 +134,15 @@ class Placement(_ToDict):
                     key.where,
                     key.device,
                     key.executor,
-                    operations,
-                    tuple(sorted(kinds.items(), key=lambda item: (-item[1], item[0]))),
+                    _sum_or_none(op.count for op in members),
+                    _ranked(Counter(op.op_type for op in members)),
                     key.precision,
                     share,
                 )
             )
         order = {where: position for position, where in enumerate(WHERE)}
         groups.sort(key=lambda g: (order[g.where], -(g.operations or 0), g.executor))
-        sizes = [g.operations for g in groups]
-        operations = None if None in sizes else sum(s for s in sizes if s is not None)
+        operations = _sum_or_none(g.operations for g in groups)
         on_accelerator = time_on_accelerator = None
         if accelerator is not None:
             if operations:
@@ -229,6 +225,11 @@ def _merged(op_types: Iterable[tuple[tuple[str, int], ...]]) -> tuple[tuple[str,
     kinds: Counter[str] = Counter()
     for pairs in op_types:
         kinds.update(dict(pairs))
+    return _ranked(kinds)
+
+
+def _ranked(kinds: Counter[str]) -> tuple[tuple[str, int], ...]:
+    """Operator types with their counts, most first, then by name."""
     return tuple(sorted(kinds.items(), key=lambda item: (-item[1], item[0])))
 
 
