@@ -162,6 +162,20 @@ def edgetpu(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "tests/test_edgetpu.py", "-rs", *session.posargs)
 
 
+@nox.session(python=PYTHONS)
+def placement_ep(session: nox.Session) -> None:
+    """Placement with an execution provider that takes part of a graph: the onnxruntime-openvino
+    build (OpenVINO's provider, on this CPU) in place of onnxruntime; skipped where it has no
+    wheel for this platform and Python."""
+    session.install("-q", "-e", ".[test]")
+    session.run("python", "-m", "pip", "uninstall", "-y", "-q", "onnxruntime")
+    try:
+        session.install("-q", "onnxruntime-openvino")
+    except Exception:
+        session.skip("onnxruntime-openvino does not install here")
+    session.run("python", "-m", "pytest", "tests/test_placement.py", "-rs", *session.posargs)
+
+
 @nox.session(python=PYTHONS[-1:])
 def conformance(session: nox.Session) -> None:
     """ONNX backend node tests through edgeinfer.load against raw onnxruntime and OpenVINO.

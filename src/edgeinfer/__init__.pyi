@@ -14,6 +14,8 @@ from edgeinfer._errors import OutOfMemory as OutOfMemory
 from edgeinfer._errors import UnknownBackend as UnknownBackend
 from edgeinfer._kit.contract import Backend as Backend
 from edgeinfer._kit.contract import OpenOptions as OpenOptions
+from edgeinfer._kit.placement import Placement as Placement
+from edgeinfer._kit.placement import PlacementGroup as PlacementGroup
 from edgeinfer._model.chain import CandidateState as CandidateState
 from edgeinfer._model.chain import FallbackEvent as FallbackEvent
 from edgeinfer._model.chain import FallbackPolicy as FallbackPolicy

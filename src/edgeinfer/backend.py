@@ -29,7 +29,9 @@ runtime reads them; returns the graph's names, shapes and metadata), ``cache_dir
 model's sha256 with its external data, for cache keys), ``quantize`` / ``dequantize`` (affine
 quantisation, as TFLite rounds it), ``captured_native_stdout`` (for runtimes that ``printf``),
 ``Roots`` / ``detect_devices`` and the NPU readers (``rockchip_soc``, ``rockchip_npu_nodes``,
-``hailo_nodes``, ``qualcomm_npu``: what the board has, from fake trees in tests).
+``hailo_nodes``, ``qualcomm_npu``: what the board has, from fake trees in tests),
+``Placement.from_ops`` with ``PlacedOp`` (a ``Session.placement`` report from the runtime's own
+per-operation answer).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ from edgeinfer._kit.digest import model_digest
 from edgeinfer._kit.errors import OUT_OF_MEMORY, ErrorRule, translate_errors, translated
 from edgeinfer._kit.native_stderr import captured_native_stderr, captured_native_stdout
 from edgeinfer._kit.onnx_scan import OnnxFacts, OnnxValue, check_onnx_file
+from edgeinfer._kit.placement import GroupKey, PlacedOp, Placement, PlacementGroup
 from edgeinfer._kit.quantization import dequantize, quantize
 from edgeinfer._kit.versions import installed_version
 from edgeinfer._planning.detect import Roots, detect_devices
@@ -80,6 +83,7 @@ __all__ = [
     "DeviceRequest",
     "EdgeInferError",
     "ErrorRule",
+    "GroupKey",
     "HeldSpecs",
     "InferenceError",
     "InvalidInput",
@@ -91,6 +95,9 @@ __all__ = [
     "OpenOptions",
     "OperatorEvent",
     "OutOfMemory",
+    "PlacedOp",
+    "Placement",
+    "PlacementGroup",
     "Quantization",
     "Roots",
     "Session",

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from edgeinfer._errors import ConfigurationError
+from edgeinfer._kit.placement import Placement
 from edgeinfer._planning.devices import DeviceRequest
 from edgeinfer._types import Availability, OperatorEvent, TensorSpec
 
@@ -56,6 +57,8 @@ class Session(ABC):
     operator_profiling: ClassVar[bool] = False
     #: concurrent ``run`` calls from several threads are safe (the contract suite checks it).
     thread_safe: ClassVar[bool] = True
+    #: ``placement`` says where each operation runs (accelerator, CPU), from the runtime itself.
+    placement_report: ClassVar[bool] = False
 
     @property
     @abstractmethod
@@ -118,6 +121,13 @@ class Session(ABC):
     ) -> Sequence[OperatorEvent]:
         """Per-operator times of ``runs`` calls; only where ``operator_profiling`` is True."""
         raise ConfigurationError(f"{type(self).__name__} offers no per-operator profile")
+
+    def placement(self, feeds: Mapping[str, np.ndarray] | None) -> Placement:
+        """Where the model's operations run, as the runtime reports it; only where
+        ``placement_report`` is True. ``feeds`` (checked inputs, or ``None``) are for runtimes
+        that must run the model to time it or to know; without them, say so in the report.
+        Cheap when ``feeds`` is ``None``: ``load()`` calls it that way for accelerator loads."""
+        raise ConfigurationError(f"{type(self).__name__} offers no placement report")
 
     @abstractmethod
     def close(self) -> None:

@@ -24,6 +24,7 @@ from edgeinfer._types import Attempt, TensorSpec
 
 if TYPE_CHECKING:
     from edgeinfer._kit.contract import Session
+    from edgeinfer._kit.placement import Placement
     from edgeinfer._model.health import ModelHealth
     from edgeinfer._model.profile import OperatorProfile
     from edgeinfer._model.select import Selection
@@ -219,6 +220,15 @@ class Model:
 
         chain = self._chain  # its first link is the candidate that opened at load
         return model_health(chain.active, chain.links[0], self._recorder)
+
+    def placement(self, inputs: InputsLike | None = None) -> Placement:
+        """Where the serving candidate runs the model's operations: how many on the accelerator,
+        on the CPU or elsewhere, by operator type and precision, and the share of measured time
+        where the runtime can time them (it then runs ``inputs``, by default the warm-up's or
+        generated ones). Unknown figures are ``None`` with the reason. See docs/placement.md."""
+        from edgeinfer._model.placement import placement
+
+        return placement(self._chain.active, inputs)
 
     # --- explaining -------------------------------------------------------------------------
     def explain(self) -> str:

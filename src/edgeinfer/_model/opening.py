@@ -27,6 +27,7 @@ from edgeinfer._kit.contract import OpenOptions, Session
 from edgeinfer._model.chain import Chain, FallbackPolicy, Link
 from edgeinfer._model.inputs import InputChecker
 from edgeinfer._model.model import Model
+from edgeinfer._model.placement import at_load
 from edgeinfer._model.stats import LatencyRecorder
 from edgeinfer._model.warmup import Opened, WarmupInputs, warm_up
 from edgeinfer._planning.plan import Candidate
@@ -195,6 +196,9 @@ class Loader:
         model = _build_model(first, opened, rest, attempts, self.policy, self.opener,
                              self.started)  # fmt: skip
         model._notes.extend(notes)
+        found = at_load(first.backend, opened.session, first.file.name)  # accelerators only
+        if found is not None:
+            model._notes.append(f"placement: {found.summary()}")
         return model
 
     def first_that_opens(self, steps: Sequence[Candidate | Attempt]) -> Model:

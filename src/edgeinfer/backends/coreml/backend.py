@@ -36,6 +36,7 @@ from edgeinfer.backend import (
     InferenceError,
     ModelIncompatible,
     OpenOptions,
+    Placement,
     TensorSpec,
     check_options,
 )
@@ -115,6 +116,7 @@ class CoreMlBackend(HeldSpecs, Backend):
     devices: ClassVar[tuple[str, ...]] = ("cpu", "gpu", "npu")
     extra: ClassVar[str | None] = "coreml"
     chooses_device: ClassVar[bool] = True
+    placement_report: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -243,6 +245,22 @@ class CoreMlBackend(HeldSpecs, Backend):
                 f"Core ML returned outputs for {self._path.name} that do not match its "
                 f"description: {type(error).__name__}: {error}"
             ) from error
+
+    def placement(self, feeds: Mapping[str, np.ndarray] | None) -> Placement:
+        """Core ML's compute plan: the device it prefers for each operation (unverified here)."""
+        from edgeinfer.backends.coreml.placement import compute_plan, placement_report
+
+        model = self._model
+        if model is None:
+            raise InferenceError(f"Core ML model {self._path.name} is closed")
+        try:
+            plan = compute_plan(runtime.import_coremltools(self.name), model, self._units)
+        except Exception as error:  # coremltools < 8, macOS < 14.4, a model it cannot plan
+            reason = f"Core ML gave no compute plan ({type(error).__name__}: {error}); it needs "
+            return Placement.unknown(
+                self.name, self._device, reason + "coremltools 8+ on macOS 14.4+"
+            )
+        return placement_report(self.name, self._device, plan)
 
     def close(self) -> None:
         self._model = None

@@ -43,6 +43,7 @@ from edgeinfer.backend import (
     ModelError,
     ModelIncompatible,
     OpenOptions,
+    Placement,
     TensorSpec,
     captured_native_stderr,
     check_options,
@@ -90,6 +91,7 @@ class LiteRtBackend(Backend):
     open_rules: ClassVar[tuple[ErrorRule, ...]] = OPEN_RULES
     run_rules: ClassVar[tuple[ErrorRule, ...]] = RUN_RULES
     run_error: ClassVar[type[EdgeInferError]] = InferenceError  # a failure on valid input
+    placement_report: ClassVar[bool] = True
 
     def __init__(
         self, pool: InterpreterPool, io: Io, path: Path, device: str, details: dict[str, str]
@@ -100,6 +102,7 @@ class LiteRtBackend(Backend):
         self._device = device
         self._details = details
         self._what = f"{self.name} cannot run {path.name}"
+        self._delegate: str | None = None  # the default delegate the interpreters apply
 
     @classmethod
     def availability(cls) -> Availability:
@@ -160,7 +163,10 @@ class LiteRtBackend(Backend):
         if io.quantize_in or io.dequantize_out:
             details["float_io"] = "float32 in and out, (de)quantised with the model's parameters"
         pool = InterpreterPool(make_slot, first_slot, size)
-        return cls(pool, io, path, plan.device, details)
+        opened = cls(pool, io, path, plan.device, details)
+        if extra.get("op_resolver", "auto") in ("auto", "builtin"):
+            opened._delegate = "XNNPACK"  # applied at allocate_tensors, after plan.delegates
+        return opened
 
     @classmethod
     def _pool_size(cls, extra: Mapping[str, Any]) -> int:
@@ -285,6 +291,15 @@ class LiteRtBackend(Backend):
         if spec is not None:
             return quantize(array, spec.quantization, spec.dtype)  # type: ignore[arg-type]
         return array if array.flags.c_contiguous else np.ascontiguousarray(array)
+
+    def placement(self, feeds: Mapping[str, np.ndarray] | None) -> Placement:
+        """The nodes the delegates took (Edge TPU segments, XNNPACK partitions) and the rest."""
+        from edgeinfer.backends.litert.placement import pool_placement
+
+        if self._pool is None:
+            raise InferenceError(f"{self.name} interpreter for {self._path.name} is closed")
+        runtime = self._details["runtime"]
+        return pool_placement(self.name, self._device, self._pool, self._delegate, runtime)
 
     def close(self) -> None:
         pool, self._pool = self._pool, None

@@ -37,6 +37,7 @@ from edgeinfer.backend import (
     OnnxFacts,
     OpenOptions,
     OperatorEvent,
+    Placement,
     check_onnx_file,
     check_options,
     installed_version,
@@ -45,6 +46,7 @@ from edgeinfer.backend import (
 )
 from edgeinfer.backends.onnxruntime.config import OPTION_KEYS, choose_providers, session_options
 from edgeinfer.backends.onnxruntime.errors import OPEN_RULES, RUN_RULES, provider_rule
+from edgeinfer.backends.onnxruntime.profile import RECORD_ASSIGNMENT, assignment, can_record
 from edgeinfer.backends.onnxruntime.specs import dim_names, specs
 
 __all__ = ["OnnxRuntimeBackend"]
@@ -95,6 +97,7 @@ class OnnxRuntimeBackend(HeldSpecs, Backend):
     devices: ClassVar[tuple[str, ...]] = ("cpu", "gpu", "npu")
     extra: ClassVar[str | None] = "onnx"
     operator_profiling: ClassVar[bool] = True
+    placement_report: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -120,6 +123,7 @@ class OnnxRuntimeBackend(HeldSpecs, Backend):
         self._dim_names = dim_names(session.get_inputs())
         self._metadata = dict(session.get_modelmeta().custom_metadata_map)
         self._what = f"onnxruntime failed to run {path.name}"
+        self._recorded = False  # the session keeps each node's execution provider
 
     @classmethod
     def availability(cls) -> Availability:
@@ -143,6 +147,9 @@ class OnnxRuntimeBackend(HeldSpecs, Backend):
         providers = choose_providers(ort.get_available_providers(), device, extra)
         settings = session_options(ort, options.threads, extra)
         wanted = providers[0][0]
+        recorded = device.kind != "cpu" and can_record(ort)
+        if recorded:  # where each node runs, kept at partitioning (no run): read at load
+            settings.add_session_config_entry(RECORD_ASSIGNMENT, "1")
         what = f"onnxruntime cannot open {path.name}"
         rules = (*OPEN_RULES, provider_rule(wanted)) if device.kind != "cpu" else OPEN_RULES
         with translate_errors(what, rules, default=ModelError):
@@ -160,7 +167,9 @@ class OnnxRuntimeBackend(HeldSpecs, Backend):
                 "{'session_options': {'log_severity_level': 0}}} to see onnxruntime's reason"
             )
         with translate_errors(what, OPEN_RULES, default=ModelError):
-            return cls(session, path, device.id, options, providers, facts)
+            opened = cls(session, path, device.id, options, providers, facts)
+        opened._recorded = recorded
+        return opened
 
     def dim_names(self) -> Mapping[str, tuple[str | None, ...]]:
         return self._dim_names
@@ -200,6 +209,19 @@ class OnnxRuntimeBackend(HeldSpecs, Backend):
         from edgeinfer.backends.onnxruntime.profile import operator_events
 
         return operator_events(self._path, self._providers, self._options, feeds, runs)
+
+    def placement(self, feeds: Mapping[str, np.ndarray] | None) -> Placement:
+        """Each node's execution provider (the session's own record where it kept one, else a
+        second session's) and, with ``feeds``, each provider's share of the profiled time."""
+        from edgeinfer.backends.onnxruntime.placement import placement_report
+
+        session = self._session
+        if session is None:
+            raise InferenceError(f"onnxruntime session for {self._path.name} is closed")
+        recorded = assignment(session) if self._recorded else None
+        return placement_report(
+            self.name, self._device, self._path, self._providers, self._options, recorded, feeds
+        )
 
     def close(self) -> None:
         self._session = self._run = None

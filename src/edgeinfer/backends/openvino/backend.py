@@ -37,6 +37,7 @@ from edgeinfer.backend import (
     OnnxFacts,
     OpenOptions,
     OperatorEvent,
+    Placement,
     captured_native_stderr,
     check_onnx_file,
     check_options,
@@ -77,6 +78,7 @@ class OpenVinoBackend(HeldSpecs, Backend):
     extra: ClassVar[str | None] = "openvino"
     chooses_device: ClassVar[bool] = True
     operator_profiling: ClassVar[bool] = True
+    placement_report: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -207,6 +209,20 @@ class OpenVinoBackend(HeldSpecs, Backend):
                 )
                 clock += duration
         return events
+
+    def placement(self, feeds: Mapping[str, np.ndarray] | None) -> Placement:
+        """The executed layers with their device and runtime precision; with ``feeds``, each
+        group's share of the time from a copy compiled with performance counters."""
+        from edgeinfer.backends.openvino.placement import placement_report
+
+        compiled = self._compiled
+        if compiled is None:
+            raise InferenceError(f"openvino model {self._path.name} is closed")
+        inputs = None
+        if feeds is not None:
+            inputs = {self._index[name]: np.array(array) for name, array in feeds.items()}
+        with translate_errors(f"openvino cannot report the placement of {self._path.name}"):
+            return placement_report(self.name, self._device, compiled, self._profiled, inputs)
 
     def close(self) -> None:
         self._compiled = None

@@ -43,6 +43,7 @@ from edgeinfer.backend import (
     InferenceError,
     ModelIncompatible,
     OpenOptions,
+    Placement,
     check_onnx_file,
     formats,
     translate_errors,
@@ -108,6 +109,7 @@ class TensorRtBackend(HeldSpecs, Backend):
     formats: ClassVar[tuple[str, ...]] = ("tensorrt", "onnx")
     devices: ClassVar[tuple[str, ...]] = ("gpu",)
     extra: ClassVar[str | None] = "tensorrt"
+    placement_report: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -210,6 +212,19 @@ class TensorRtBackend(HeldSpecs, Backend):
         found["precision"] = self._precision()
         found["device buffers"] = f"{self._executor.allocations} allocation(s), reused across calls"
         return found
+
+    def placement(self, feeds: Mapping[str, np.ndarray] | None) -> Placement:
+        """The engine's layers from its inspector (unverified here: see docs/placement.md)."""
+        from edgeinfer.backends.tensorrt.placement import inspector_json, placement_report
+
+        handles = self._handles
+        if handles is None:
+            raise InferenceError("the TensorRT engine is closed")
+        engine = handles[1]
+        text = self._executor.with_context(
+            lambda context: inspector_json(self._trt, engine, context)
+        )
+        return placement_report(self.name, self._device, text)
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         if self._handles is None:

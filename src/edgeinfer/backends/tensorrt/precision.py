@@ -24,7 +24,13 @@ from typing import Any
 
 from edgeinfer.backend import ModelIncompatible
 
-__all__ = ["PrecisionPlan", "autocast_available", "engine_precisions", "plan_precision"]
+__all__ = [
+    "PrecisionPlan",
+    "autocast_available",
+    "engine_precisions",
+    "layer_precision",
+    "plan_precision",
+]
 
 _AUTOCAST_HINT = (
     "pip install 'nvidia-modelopt[onnx]' and edgeinfer converts it when building, or convert "
@@ -154,12 +160,18 @@ def engine_precisions(inspector_json: str) -> Counter[str] | None:
     for layer in layers:
         if not isinstance(layer, dict) or layer.get("LayerType") in _BOOKKEEPING:
             continue
-        types = _tensor_types([*layer.get("Inputs", ()), *layer.get("Outputs", ())])
-        low = [t for t in ("int8", "fp8", "4-bit", "fp16", "bf16") if t in types]
-        label = low[0] if low else ("fp32" if "fp32" in types else None)
+        label = layer_precision(layer)
         if label:
             counts[label] += 1
     return counts or None
+
+
+def layer_precision(layer: dict[str, Any]) -> str | None:
+    """The lowest precision among a layer's inputs and outputs in the inspector's JSON (a layer
+    that reads int8 and writes fp32 computes in int8), ``None`` when the JSON does not say."""
+    types = _tensor_types([*layer.get("Inputs", ()), *layer.get("Outputs", ())])
+    low = [t for t in ("int8", "fp8", "4-bit", "fp16", "bf16") if t in types]
+    return low[0] if low else ("fp32" if "fp32" in types else None)
 
 
 def describe_precisions(counts: Counter[str] | None) -> str | None:
