@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from edgeinfer._model.stats import LatencyRecorder
 from edgeinfer._model.warmup import Opened, WarmupInputs, warm_up
 from edgeinfer._planning.detect import devices as detected_devices
 from edgeinfer._planning.devices import parse_device_chain
-from edgeinfer._planning.formats import resolve_model_files
+from edgeinfer._planning.formats import ModelSource, ModelUrl, resolve_model_sources
 from edgeinfer._planning.plan import Candidate, expand_devices, plan
 from edgeinfer._planning.registry import backend_class, names
 from edgeinfer._types import Attempt
@@ -77,6 +77,24 @@ def _split_options(
     )
 
 
+def _named_sources(
+    per_backend: dict[str, Mapping[str, Any]],
+) -> list[tuple[ModelSource, str]]:
+    """A backend's ``url`` option is a model source for it, after ``path`` (a chain that ends in
+    a server: ``backend=["onnxruntime", "remote"], options={"remote": {"url": ...}}``); it is
+    taken out of the options the backend gets."""
+    sources: list[tuple[ModelSource, str]] = []
+    for name, given in per_backend.items():
+        if "url" in given:
+            url = given["url"]
+            if not isinstance(url, (str, ModelUrl)):
+                raise ConfigurationError(f"options[{name!r}]['url'] must be a URL string")
+            source = url if isinstance(url, ModelUrl) else ModelUrl(url)
+            sources.extend(resolve_model_sources(source))
+            per_backend[name] = {key: value for key, value in given.items() if key != "url"}
+    return sources
+
+
 def _check_arguments(threads: int | None, precision: str | None, warmup: int) -> None:
     if threads is not None and (
         isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
@@ -92,8 +110,11 @@ def _check_arguments(threads: int | None, precision: str | None, warmup: int) ->
 
 def _session(candidate: Candidate, options: OpenOptions, isolate: bool) -> Session:
     cls = backend_class(candidate.backend)
+    # A backend gets sources of the formats it reads: a ModelUrl only for a format with URL
+    # schemes (the remote backend), a Path for every other.
+    source = cast(Path, candidate.file)
     if not isolate:
-        return cls.open(candidate.file, candidate.device, options)
+        return cls.open(source, candidate.device, options)
     from edgeinfer._isolation.backend import (  # lazy: keeps import edgeinfer cheap
         IsolatedBackend,
         target_of,
@@ -102,7 +123,7 @@ def _session(candidate: Candidate, options: OpenOptions, isolate: bool) -> Sessi
     return IsolatedBackend.start(
         candidate.backend,
         target_of(cls),
-        candidate.file,
+        source,
         candidate.device,
         options,
         start_timeout=ISOLATED_START_TIMEOUT,
@@ -184,7 +205,7 @@ def _final_error(attempts: Sequence[Attempt], errors: Sequence[EdgeInferError]) 
 
 
 def load(
-    path: str | Path | Sequence[str | Path],
+    path: str | Path | ModelUrl | Sequence[str | Path | ModelUrl],
     device: str | Sequence[str] = "auto",
     *,
     backend: str | Sequence[str] | None = None,
@@ -199,7 +220,8 @@ def load(
 ) -> Model:
     """Open a model on the best backend and device this machine really has.
 
-    ``path``: a model file, a folder of variants of one model, or a list of files in preference
+    ``path``: a model file, a folder of variants of one model, the URL of a served model
+    (``"https://host/v2/models/NAME"``: the ``remote`` backend), or a list of these in preference
     order. ``device``: ``"auto"``, ``"cpu"``, ``"gpu"``, ``"gpu:1"``, ``"npu"``, ``"edgetpu"``,
     ``"edgetpu:usb:0"``..., or a list of these as a chain; an explicit device never silently
     becomes another. ``backend``: pin one backend name or a chain of them. ``fallback``: ``True``
@@ -232,7 +254,8 @@ def load(
     chain = parse_device_chain(device)
     pins = _backend_pins(backend)
     per_backend = _split_options(options, pins)
-    files = resolve_model_files(path)
+    files = resolve_model_sources(path)
+    files += [found for found in _named_sources(per_backend) if found not in files]
     formats = [fmt for _, fmt in files]
     steps = plan(files, expand_devices(chain, detected_devices(), formats), pins)
     attempts: list[Attempt] = []
