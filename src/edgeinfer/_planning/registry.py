@@ -90,6 +90,8 @@ _BUILTIN: dict[str, BackendEntry] = {
                  {"cpu": 40, "gpu": 40, "npu": 10}, "coreml"),
         _builtin("tensorrt", "tensorrt.backend:TensorRtBackend", ("tensorrt", "onnx"), ("gpu",),
                  {"gpu": 10}, "tensorrt"),
+        _builtin("remote", "remote.backend:RemoteBackend", ("oip",), ("remote",), {"remote": 10},
+                 "remote"),
     )
 }  # fmt: skip
 
