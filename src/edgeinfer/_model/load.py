@@ -24,6 +24,7 @@ from edgeinfer._kit.contract import PRECISIONS, OpenOptions, Session
 from edgeinfer._model.chain import Chain, FallbackPolicy, Link, Opener
 from edgeinfer._model.inputs import InputChecker
 from edgeinfer._model.model import Model
+from edgeinfer._model.offload import Offloader, OffloadPolicy
 from edgeinfer._model.stats import LatencyRecorder
 from edgeinfer._model.warmup import Opened, WarmupInputs, warm_up
 from edgeinfer._planning.detect import devices as detected_devices
@@ -169,11 +170,14 @@ def _model(
     policy: FallbackPolicy | None,
     opener: Opener,
     load_started: float,
+    offload: OffloadPolicy | None = None,
 ) -> Model:
     link = Link(first, opened.session)
     link.golden, link.golden_feeds = opened.golden, opened.golden_feeds
     chain = Chain([link, *(Link(candidate) for candidate in rest)], opener, policy)
     recorder = LatencyRecorder()
+    if offload is not None and any(k.remote for k in chain.links) and not link.remote:
+        chain.attach_offloader(Offloader(offload, recorder))
     recorder.load_ms = (time.perf_counter() - load_started) * 1e3
     recorder.warmup = opened.warmup_us
     notes = [opened.note] if opened.note else []
@@ -217,6 +221,7 @@ def load(
     warmup_inputs: WarmupInputs | None = None,
     isolate: bool = False,
     options: Mapping[str, Any] | None = None,
+    offload: OffloadPolicy | None = None,
 ) -> Model:
     """Open a model on the best backend and device this machine really has.
 
@@ -238,7 +243,10 @@ def load(
     docs/warmup-and-inputs.md). ``options``: per-backend options,
     ``{name: {...}}``. ``isolate``: run each backend in its own process, so that a crash or a
     hang becomes a ``DeviceError`` (and a fallback) instead of killing this one; then
-    ``Model.run(inputs, timeout=...)`` bounds a call.
+    ``Model.run(inputs, timeout=...)`` bounds a call. ``offload``: an ``OffloadPolicy`` that
+    moves the calls to the chain's remote candidate (a URL in ``path`` or in
+    ``options={"remote": {"url": ...}}``) while the local side is over a latency budget or the
+    system is throttling, and back once it is healthy (see docs/remote-and-serving.md).
 
     Raises ``FileNotFoundError``; ``ConfigurationError`` for bad arguments; ``InvalidInput`` when
     ``warmup_inputs`` do not match the model; ``ModelError`` when the file is unreadable or
@@ -251,6 +259,11 @@ def load(
     load_started = time.perf_counter()
     _check_arguments(threads, precision, warmup)
     policy = _policy(fallback)
+    if offload is not None and (not isinstance(offload, OffloadPolicy) or policy is None):
+        raise ConfigurationError(
+            "offload must be an edgeinfer.OffloadPolicy, with fallback enabled (offloading "
+            f"moves calls between candidates), got {offload!r} with fallback={fallback!r}"
+        )
     chain = parse_device_chain(device)
     pins = _backend_pins(backend)
     per_backend = _split_options(options, pins)
@@ -258,6 +271,13 @@ def load(
     files += [found for found in _named_sources(per_backend) if found not in files]
     formats = [fmt for _, fmt in files]
     steps = plan(files, expand_devices(chain, detected_devices(), formats), pins)
+    if offload is not None and not any(
+        isinstance(step, Candidate) and step.device.kind == "remote" for step in steps
+    ):
+        raise ConfigurationError(
+            "offload= needs a remote candidate to offload to: give the served model's URL in "
+            "path or in options={'remote': {'url': ...}} (and allow the 'remote' device)"
+        )
     attempts: list[Attempt] = []
     errors: list[EdgeInferError] = []
 
@@ -308,5 +328,5 @@ def load(
             found = _open(later, options_for(later), warmup, warmup_inputs, bool(isolate))
             return found.session, found.golden, found.golden_feeds
 
-        return _model(candidate, opened, rest, attempts, policy, opener, load_started)
+        return _model(candidate, opened, rest, attempts, policy, opener, load_started, offload)
     raise _final_error(attempts, errors)
