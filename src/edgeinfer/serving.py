@@ -196,11 +196,14 @@ def serve(
     grpc_port: int | None = None,
     health_interval: float = HEALTH_INTERVAL,
     metrics: bool = True,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
 ) -> None:
     """Serve ``{name: model}`` with KServe's ModelServer until the process is stopped (SIGINT,
     SIGTERM). ``host``: the address to listen on (loopback by default; ``"0.0.0.0"`` serves the
     network). ``grpc_port``: also serve gRPC there (KServe binds it on every interface).
-    ``metrics``: the models' figures on ``/metrics`` beside KServe's own."""
+    ``metrics``: the models' figures on ``/metrics`` beside KServe's own. ``ssl_certfile`` and
+    ``ssl_keyfile``: serve HTTPS."""
     if not models:
         raise ValueError("serve() needs at least one model")
     served = [
@@ -215,7 +218,12 @@ def serve(
     if grpc_port is not None and _is_loopback(host):
         _log.warning("KServe's gRPC server listens on every interface (port %d)", grpc_port)
     server = _ModelServer(
-        host, http_port=port, grpc_port=grpc_port or 0, enable_grpc=grpc_port is not None
+        host,
+        http_port=port,
+        grpc_port=grpc_port or 0,
+        enable_grpc=grpc_port is not None,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
     )
     _log.info("serving %s on http://%s:%d/v2/models/<name>", ", ".join(models), host, port)
     server.start(served)
