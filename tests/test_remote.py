@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -238,3 +239,25 @@ def test_tls_is_verified_against_the_given_ca(models: dict[str, Path], tmp_path:
             assert model.details["transport"] == "TLS, verified"
             x = np.linspace(-1, 1, 16, dtype=np.float32).reshape(1, 16)
             np.testing.assert_array_equal(model.run(x)["y"], np.maximum(x, 0))
+
+
+# --- offloading --------------------------------------------------------------------------
+def test_a_latency_budget_offloads_to_the_real_server(
+    server: Server, models: dict[str, Path]
+) -> None:
+    policy = edgeinfer.OffloadPolicy(
+        latency_budget_us=0.001, thermal=False, check_every=0.05, min_calls=5, hold=3600
+    )
+    x = np.linspace(-1, 1, 16, dtype=np.float32).reshape(1, 16)
+    with edgeinfer.load(
+        models["one_op"], options={"remote": {"url": server.url("one_op")}}, offload=policy
+    ) as model:
+        assert model.backend == "onnxruntime"
+        deadline = time.monotonic() + 10
+        while model.backend != "remote" and time.monotonic() < deadline:
+            np.testing.assert_array_equal(model.run(x)["y"], np.maximum(x, 0))
+        np.testing.assert_array_equal(model.run(x)["y"], np.maximum(x, 0))
+        assert model.backend == "remote"
+        event = next(e for e in model.history if e.kind == "offloaded")
+        assert "over the latency budget" in (event.error or "")
+        assert "inputs are sent to" in model.explain()
