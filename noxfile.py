@@ -177,6 +177,26 @@ def placement_ep(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHONS[-1:])
+def serve(session: nox.Session) -> None:
+    """The remote backend against a real server: python -m edgeinfer.serve (KServe's
+    ModelServer) on loopback; the contract suite, parity, failures, TLS, offloading.
+
+    KServe takes about a minute to install (30 packages), so `test` leaves it out and these
+    tests skip there with the reason."""
+    session.install("-q", "-e", ".[test,serve]")
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "tests/test_remote.py",
+        "tests/test_remote_planning.py",
+        "tests/test_offload.py",
+        "-rs",
+        *session.posargs,
+    )
+
+
+@nox.session(python=PYTHONS[-1:])
 def conformance(session: nox.Session) -> None:
     """ONNX backend node tests through edgeinfer.load against raw onnxruntime and OpenVINO.
 

@@ -22,6 +22,7 @@ from edgeinfer._model.chain import FallbackPolicy as FallbackPolicy
 from edgeinfer._model.health import ModelHealth as ModelHealth
 from edgeinfer._model.load import load as load
 from edgeinfer._model.model import Model as Model
+from edgeinfer._model.offload import OffloadPolicy as OffloadPolicy
 from edgeinfer._model.profile import OperatorProfile as OperatorProfile
 from edgeinfer._model.stats import LatencyStats as LatencyStats
 from edgeinfer._planning.detect import devices as devices

@@ -22,16 +22,17 @@ tested with ``edgeinfer.testing.BackendContract``. docs/writing-a-backend.md wal
 
 Helpers: ``check_options`` (a backend's own ``options``), ``translate_errors`` / ``translated``
 with ``ErrorRule`` (native exceptions -> edgeinfer's error tree, chained), ``installed_version``
-(a distribution's version without importing it), ``captured_native_stderr`` (keep a C++
-runtime's noise off the user's terminal), ``check_onnx_file`` (refuse unsafe ONNX files before a
-runtime reads them; returns the graph's names, shapes and metadata), ``cache_dir`` /
-``write_cached`` / ``read_cached`` (the one folder edgeinfer writes to), ``model_digest`` (a
-model's sha256 with its external data, for cache keys), ``quantize`` / ``dequantize`` (affine
-quantisation, as TFLite rounds it), ``captured_native_stdout`` (for runtimes that ``printf``),
-``Roots`` / ``detect_devices`` and the NPU readers (``rockchip_soc``, ``rockchip_npu_nodes``,
-``hailo_nodes``, ``qualcomm_npu``: what the board has, from fake trees in tests),
-``Placement.from_ops`` with ``PlacedOp`` (a ``Session.placement`` report from the runtime's own
-per-operation answer).
+(a distribution's version without importing it), ``ModelUrl`` (what ``open`` gets instead of
+a ``Path`` for a format with URL ``schemes``, like the ``remote`` backend's ``oip``),
+``captured_native_stderr`` (keep a C++ runtime's noise off the user's terminal),
+``check_onnx_file`` (refuse unsafe ONNX files before a runtime reads them; returns the graph's
+names, shapes and metadata), ``cache_dir`` / ``write_cached`` / ``read_cached`` (the one folder
+edgeinfer writes to), ``model_digest`` (a model's sha256 with its external data, for cache
+keys), ``quantize`` / ``dequantize`` (affine quantisation, as TFLite rounds it),
+``captured_native_stdout`` (for runtimes that ``printf``), ``Roots`` / ``detect_devices`` and
+the NPU readers (``rockchip_soc``, ``rockchip_npu_nodes``, ``hailo_nodes``, ``qualcomm_npu``:
+what the board has, from fake trees in tests), ``Placement.from_ops`` with ``PlacedOp`` (a
+``Session.placement`` report from the runtime's own per-operation answer).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ from edgeinfer._kit.quantization import dequantize, quantize
 from edgeinfer._kit.versions import installed_version
 from edgeinfer._planning.detect import Roots, detect_devices
 from edgeinfer._planning.devices import DEVICE_KINDS, DeviceRequest
-from edgeinfer._planning.formats import ModelFormat, formats, register_format
+from edgeinfer._planning.formats import ModelFormat, ModelUrl, formats, register_format
 from edgeinfer._planning.npus import hailo_nodes, qualcomm_npu, rockchip_npu_nodes, rockchip_soc
 from edgeinfer._planning.registry import BackendEntry, register_backend
 from edgeinfer._types import Availability, OperatorEvent, Quantization, TensorSpec
@@ -90,6 +91,7 @@ __all__ = [
     "ModelError",
     "ModelFormat",
     "ModelIncompatible",
+    "ModelUrl",
     "OnnxFacts",
     "OnnxValue",
     "OpenOptions",

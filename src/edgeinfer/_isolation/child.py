@@ -28,7 +28,7 @@ import threading
 import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from edgeinfer._errors import (
     BackendUnavailable,
@@ -42,6 +42,7 @@ from edgeinfer._errors import (
 from edgeinfer._isolation.shared_memory import Attachment, layout, read, write
 from edgeinfer._kit.contract import Backend, OpenOptions
 from edgeinfer._planning.devices import DeviceRequest
+from edgeinfer._planning.formats import source_from_text
 
 __all__ = ["AGAIN", "KINDS", "decode", "describe", "encode", "main"]
 
@@ -130,7 +131,8 @@ def main(
     faulthandler.enable()  # a native crash prints the Python stack to stderr, then kills
     _follow_parent()
     try:
-        backend = _import(backend_name, target).open(Path(path), device, options)
+        source = cast(Path, source_from_text(path))  # a ModelUrl for the remote backend
+        backend = _import(backend_name, target).open(source, device, options)
     except BaseException as error:
         conn.send_bytes(encode(("error", describe(error))))
         conn.close()

@@ -13,6 +13,11 @@ cannot take, an empty audio chunk): the call raises ``InvalidInput`` and nobody 
 ``InvalidInput`` never falls back. A candidate whose inputs differ from the caller's (an int8
 model after a float one) is skipped with the reason, unless ``float_io`` makes them agree.
 
+A candidate on the ``remote`` device sends the inputs to a server: every event that moves a call
+there says so. With an offload policy (``offload.py``) the chain also moves to its remote
+candidate while the local side works but is too slow or too hot (``offloaded``), and back
+(``returned``); ``due()`` checks it, off the hot path.
+
 History is bounded (the most recent ``HISTORY_LIMIT`` events) and ``counts`` keeps a running
 total per kind of event that never resets silently. Once the chain is closed no candidate is
 opened again, and a call that raced ``close()`` gets the "model is closed" error.
@@ -26,15 +31,18 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgeinfer._errors import DeviceError, EdgeInferError, InferenceError, InvalidInput
 from edgeinfer._kit.contract import Session
 from edgeinfer._model.inputs import InputChecker
-from edgeinfer._planning.plan import Candidate
+from edgeinfer._planning.plan import REMOTE, Candidate
 from edgeinfer._types import TensorSpec, _ToDict
+
+if TYPE_CHECKING:
+    from edgeinfer._model.offload import Offloader
 
 __all__ = [
     "HISTORY_LIMIT",
@@ -71,8 +79,10 @@ class FallbackPolicy:
 @dataclass(frozen=True, slots=True)
 class FallbackEvent(_ToDict):
     """One change in who serves: ``kind`` is ``fallback`` (a call moved on), ``demoted``,
-    ``recovered`` (a demoted candidate served again), ``open-failed``, ``skipped``, or
-    ``input-refused`` (every candidate failed on one call's input; nobody was demoted)."""
+    ``recovered`` (a demoted candidate served again), ``open-failed``, ``skipped``,
+    ``input-refused`` (every candidate failed on one call's input; nobody was demoted),
+    ``offloaded`` (an offload policy moved the calls to the remote candidate) or ``returned``
+    (back from it). ``to_device == "remote"``: from then on inputs are sent to a server."""
 
     time: float
     kind: str
@@ -86,7 +96,10 @@ class FallbackEvent(_ToDict):
         target = f" -> {self.to_backend} on {self.to_device}" if self.to_backend else ""
         cause = f": {self.error}" if self.error else ""
         stamp = time.strftime("%H:%M:%S", time.localtime(self.time))
-        return f"{stamp} {self.kind}: {self.from_backend} on {self.from_device}{target}{cause}"
+        sent = "; inputs go to the server from now on" if self.to_device == REMOTE else ""
+        return (
+            f"{stamp} {self.kind}: {self.from_backend} on {self.from_device}{target}{cause}{sent}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +167,11 @@ class Link:
     def device(self) -> str:
         return self.backend.device if self.backend is not None else self.candidate.device.id
 
+    @property
+    def remote(self) -> bool:
+        """Its calls go to a server (a model named by URL)."""
+        return self.candidate.device.kind == REMOTE
+
 
 def _text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
@@ -176,8 +194,10 @@ class Chain:
         self.history: collections.deque[FallbackEvent] = collections.deque(maxlen=HISTORY_LIMIT)
         self.counts: collections.Counter[str] = collections.Counter()
         self.active = self.links[0]
-        self.probe_due: float | None = None  # when a demoted, better candidate may be probed
+        self.probe_due: float | None = None  # when due() must run: a probe, an offload check
         self.closed = False
+        self.offloader: Offloader | None = None  # load(offload=...)
+        self.offloaded = False
         self._lock = threading.RLock()
         if policy is not None and policy.eager and len(self.links) > 1:
             self._open(self.links[1])
@@ -196,9 +216,8 @@ class Chain:
         self.history.append(event)
         self.counts[kind] += 1
         # A refused input is the caller's to fix, and the call raised: no warning on top.
-        level = (
-            logging.INFO if kind in ("recovered", "skipped", "input-refused") else logging.WARNING
-        )
+        quiet = ("recovered", "skipped", "input-refused", "returned")
+        level = logging.INFO if kind in quiet else logging.WARNING
         _log.log(level, "%s", event.describe())
 
     def states(self) -> tuple[CandidateState, ...]:
@@ -237,12 +256,18 @@ class Chain:
         return tuple(states)
 
     def reselect(self) -> Link:
-        """The first usable, not demoted candidate serves; note when a better one may be probed."""
+        """The first usable, not demoted candidate serves (a remote one first while offloaded);
+        note when a better one may be probed."""
         with self._lock:
             if self.closed:
                 raise closed_error()
             now = time.monotonic()
-            for link in self.links:
+            order = self.links
+            if self.offloaded:
+                order = [k for k in self.links if k.remote] + [
+                    k for k in self.links if not k.remote
+                ]
+            for link in order:
                 if link.unusable or link.demoted_until > now:
                     continue
                 if link.backend is None and not self._open(link):  # e.g. a crashed process
@@ -254,8 +279,48 @@ class Chain:
                 for k in self.links[: self.links.index(self.active)]
                 if not k.unusable and k.demoted_until > now
             ]
+            if self.offloader is not None:
+                better.append(self.offloader.next_check)
             self.probe_due = min(better) if better else None
             return self.active
+
+    # --- offloading (load(offload=...)) ------------------------------------------------------
+    def due(self) -> None:
+        """A demoted candidate may be probed, or the offload policy checked: Model.run calls
+        this when ``probe_due`` has passed."""
+        with self._lock:
+            if self.offloader is not None and not self.closed:
+                self.offloader.check(self)
+            self.reselect()
+
+    def attach_offloader(self, offloader: Offloader) -> None:
+        with self._lock:
+            self.offloader = offloader
+            self.reselect()  # sets probe_due to its first check
+
+    def active_is_remote(self) -> bool:
+        return self.active.remote
+
+    def start_offload(self, reason: str) -> bool:
+        """Serve from the first usable remote candidate; False when none can serve."""
+        with self._lock:
+            source = self.active
+            self.offloaded = True
+            target = self.reselect()
+            if not target.remote:
+                self.offloaded = False
+                return False
+            self._event("offloaded", source, target, reason)
+            return True
+
+    def end_offload(self, reason: str) -> None:
+        """Serve from the plan's first usable candidate again."""
+        with self._lock:
+            source = self.active
+            self.offloaded = False
+            target = self.reselect()
+            if target is not source:
+                self._event("returned", source, target, reason)
 
     def _open(self, link: Link) -> bool:
         if link.backend is not None:
@@ -284,7 +349,11 @@ class Chain:
             raise error
         with self._lock:
             failures: list[tuple[Link, EdgeInferError]] = [(failed, error)]
-            for link in self.links[self.links.index(failed) + 1 :]:
+            rest = self.links[self.links.index(failed) + 1 :]
+            if self.offloaded and failed.remote:  # the server failed: back to the local side
+                self.offloaded = False
+                rest = [link for link in self.links if link is not failed]
+            for link in rest:
                 if self.closed:
                     raise closed_error() from error
                 if link.demoted_until > time.monotonic() or not self._open(link):
@@ -376,6 +445,8 @@ class Chain:
         """Close every candidate; from now on nothing opens and every call is refused."""
         with self._lock:
             self.closed = True
+            if self.offloader is not None:
+                self.offloader.close()
             for link in self.links:
                 backend, link.backend = link.backend, None
                 if backend is not None:

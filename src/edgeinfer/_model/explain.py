@@ -40,10 +40,28 @@ def explain(model: Model) -> str:
         first = f"{opened.backend} on {opened.device}" if moved else "it"
         lines.append(f"  {first} was the first candidate of the plan.")
     lines.extend(_chain_lines(model, states))
+    lines.extend(_privacy_lines(model, states))
     stats = model.stats()
     if stats.count:
         lines.append(f"  latency: {stats.summary()}")
     return "\n".join(lines)
+
+
+def _privacy_lines(model: Model, states: tuple[CandidateState, ...]) -> list[str]:
+    """Where inputs go when a remote candidate (a model named by URL) serves."""
+    lines = []
+    for state in states:
+        if state.device != "remote":
+            continue
+        when = "every call now" if state.state == "serving" else "the calls it serves"
+        if state.state not in ("serving", "closed"):
+            when += " (as a fallback" + (
+                ", or by the offload policy)" if model.offload_policy else ")"
+            )
+        lines.append(f"  privacy: {when}: inputs are sent to {state.file}")
+    if model.offload_policy is not None:
+        lines.append(f"  offload policy: {model.offload_policy.describe()}")
+    return lines
 
 
 def _status(state: CandidateState) -> str:

@@ -12,11 +12,12 @@ from edgeinfer._errors import ConfigurationError
 from edgeinfer._kit.contract import PRECISIONS
 from edgeinfer._model.chain import FallbackPolicy
 from edgeinfer._model.model import Model
+from edgeinfer._model.offload import OffloadPolicy
 from edgeinfer._model.opening import Loader
 from edgeinfer._model.warmup import WarmupInputs
 from edgeinfer._planning.detect import devices as detected_devices
 from edgeinfer._planning.devices import parse_device_chain
-from edgeinfer._planning.formats import resolve_model_files
+from edgeinfer._planning.formats import ModelSource, ModelUrl, resolve_model_sources
 from edgeinfer._planning.plan import Candidate, expand_devices, plan
 from edgeinfer._planning.registry import backend_class, names
 
@@ -57,6 +58,24 @@ def _split_options(
         f"exactly one backend is pinned with backend=...; unknown keys: "
         f"{sorted(key for key in options if key not in known)}"
     )
+
+
+def _named_sources(
+    per_backend: dict[str, Mapping[str, Any]],
+) -> list[tuple[ModelSource, str]]:
+    """A backend's ``url`` option is a model source for it, after ``path`` (a chain that ends in
+    a server: ``backend=["onnxruntime", "remote"], options={"remote": {"url": ...}}``); it is
+    taken out of the options the backend gets."""
+    sources: list[tuple[ModelSource, str]] = []
+    for name, given in per_backend.items():
+        if "url" in given:
+            url = given["url"]
+            if not isinstance(url, (str, ModelUrl)):
+                raise ConfigurationError(f"options[{name!r}]['url'] must be a URL string")
+            source = url if isinstance(url, ModelUrl) else ModelUrl(url)
+            sources.extend(resolve_model_sources(source))
+            per_backend[name] = {key: value for key, value in given.items() if key != "url"}
+    return sources
 
 
 def _check_selection(
@@ -101,7 +120,7 @@ def _policy(fallback: bool | str | FallbackPolicy) -> FallbackPolicy | None:
 
 
 def load(
-    path: str | Path | Sequence[str | Path],
+    path: str | Path | ModelUrl | Sequence[str | Path | ModelUrl],
     device: str | Sequence[str] = "auto",
     *,
     backend: str | Sequence[str] | None = None,
@@ -117,10 +136,12 @@ def load(
     max_error: float | None = None,
     select_budget: float | None = None,
     refresh: bool = False,
+    offload: OffloadPolicy | None = None,
 ) -> Model:
     """Open a model on the best backend and device this machine really has.
 
-    ``path``: a model file, a folder of variants of one model, or a list of files in preference
+    ``path``: a model file, a folder of variants of one model, the URL of a served model
+    (``"https://host/v2/models/NAME"``: the ``remote`` backend), or a list of these in preference
     order. ``device``: ``"auto"``, ``"cpu"``, ``"gpu"``, ``"gpu:1"``, ``"npu"``, ``"edgetpu"``,
     ``"edgetpu:usb:0"``..., or a list of these as a chain; an explicit device never silently
     becomes another. ``backend``: pin one backend name or a chain of them. ``fallback``: ``True``
@@ -143,7 +164,10 @@ def load(
     differ from the first's by at most ``max_error`` (relative, default 1e-2) with the same top-1
     class, and caches the choice for this model, machine, runtimes and options (``refresh=True``
     measures again); ``Model.selection`` and ``explain()`` give every figure (see
-    docs/selection.md).
+    docs/selection.md). ``offload``: an ``OffloadPolicy`` that moves the calls to the chain's
+    remote candidate (a URL in ``path`` or in ``options={"remote": {"url": ...}}``) while the
+    local side is over a latency budget or the system is throttling, and back once it is healthy
+    (see docs/remote-and-serving.md).
 
     Raises ``FileNotFoundError``; ``ConfigurationError`` for bad arguments; ``InvalidInput`` when
     ``warmup_inputs`` do not match the model; ``ModelError`` when the file is unreadable or
@@ -157,13 +181,26 @@ def load(
     _check_arguments(threads, precision, warmup)
     _check_selection(select, max_error, select_budget, refresh)
     policy = _policy(fallback)
+    if offload is not None and (not isinstance(offload, OffloadPolicy) or policy is None):
+        raise ConfigurationError(
+            "offload must be an edgeinfer.OffloadPolicy, with fallback enabled (offloading "
+            f"moves calls between candidates), got {offload!r} with fallback={fallback!r}"
+        )
     chain = parse_device_chain(device)
     pins = _backend_pins(backend)
     per_backend = _split_options(options, pins)
-    files = resolve_model_files(path)
+    files = resolve_model_sources(path)
+    files += [found for found in _named_sources(per_backend) if found not in files]
     formats = [fmt for _, fmt in files]
     devices = expand_devices(chain, detected_devices(), formats)
     steps = plan(files, devices, pins)
+    if offload is not None and not any(
+        isinstance(step, Candidate) and step.device.kind == "remote" for step in steps
+    ):
+        raise ConfigurationError(
+            "offload= needs a remote candidate to offload to: give the served model's URL in "
+            "path or in options={'remote': {'url': ...}} (and allow the 'remote' device)"
+        )
     loader = Loader(
         threads,
         precision,
@@ -174,6 +211,7 @@ def load(
         per_backend,
         policy,
         load_started,
+        offload,
     )
     if select == "first":
         return loader.first_that_opens(steps)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from edgeinfer._kit.contract import Session
     from edgeinfer._kit.placement import Placement
     from edgeinfer._model.health import ModelHealth
+    from edgeinfer._model.offload import OffloadPolicy
     from edgeinfer._model.profile import OperatorProfile
     from edgeinfer._model.select import Selection
 
@@ -127,6 +128,12 @@ class Model:
         return dict(backend.details()) if backend is not None else {}
 
     @property
+    def offload_policy(self) -> OffloadPolicy | None:
+        """The offload policy given to ``load(offload=...)``, if any."""
+        offloader = self._chain.offloader
+        return offloader.policy if offloader is not None else None
+
+    @property
     def fallback_enabled(self) -> bool:
         """Whether a failed call moves to the next candidate (``load(fallback=False)``: no)."""
         return self._chain.policy is not None
@@ -147,7 +154,7 @@ class Model:
         fallback); ``timeout`` (seconds) needs ``load(..., isolate=True)``."""
         chain = self._chain
         if chain.probe_due is not None and monotonic() >= chain.probe_due:
-            chain.reselect()
+            chain.due()
         link = chain.active
         check, backend = link.check, link.backend
         if backend is None or check is None:

@@ -9,7 +9,8 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from edgeinfer._kit.contract import OpenOptions, Session
 from edgeinfer._model.chain import Chain, FallbackPolicy, Link
 from edgeinfer._model.inputs import InputChecker
 from edgeinfer._model.model import Model
+from edgeinfer._model.offload import Offloader, OffloadPolicy
 from edgeinfer._model.placement import at_load
 from edgeinfer._model.stats import LatencyRecorder
 from edgeinfer._model.warmup import Opened, WarmupInputs, warm_up
@@ -44,8 +46,11 @@ ISOLATED_START_TIMEOUT = 120.0
 
 def _session(candidate: Candidate, options: OpenOptions, isolate: bool) -> Session:
     cls = backend_class(candidate.backend)
+    # A backend gets sources of the formats it reads: a ModelUrl only for a format with URL
+    # schemes (the remote backend), a Path for every other.
+    source = cast(Path, candidate.file)
     if not isolate:
-        return cls.open(candidate.file, candidate.device, options)
+        return cls.open(source, candidate.device, options)
     from edgeinfer._isolation.backend import (  # lazy: keeps import edgeinfer cheap
         IsolatedBackend,
         target_of,
@@ -54,7 +59,7 @@ def _session(candidate: Candidate, options: OpenOptions, isolate: bool) -> Sessi
     return IsolatedBackend.start(
         candidate.backend,
         target_of(cls),
-        candidate.file,
+        source,
         candidate.device,
         options,
         start_timeout=ISOLATED_START_TIMEOUT,
@@ -88,11 +93,14 @@ def _build_model(
     policy: FallbackPolicy | None,
     opener: Any,
     load_started: float,
+    offload: OffloadPolicy | None = None,
 ) -> Model:
     link = Link(first, opened.session)
     link.golden, link.golden_feeds = opened.golden, opened.golden_feeds
     chain = Chain([link, *(Link(candidate) for candidate in rest)], opener, policy)
     recorder = LatencyRecorder()
+    if offload is not None and any(k.remote for k in chain.links) and not link.remote:
+        chain.attach_offloader(Offloader(offload, recorder))
     recorder.load_ms = (time.perf_counter() - load_started) * 1e3
     recorder.warmup = opened.warmup_us
     notes = [opened.note] if opened.note else []
@@ -136,6 +144,7 @@ class Loader:
     per_backend: Mapping[str, Mapping[str, Any]]
     policy: FallbackPolicy | None
     started: float = field(default_factory=time.perf_counter)
+    offload: OffloadPolicy | None = None
 
     def options_for(self, candidate: Candidate) -> OpenOptions:
         extra = self.per_backend.get(candidate.backend, {})
@@ -194,7 +203,7 @@ class Loader:
         notes: Sequence[str] = (),
     ) -> Model:
         model = _build_model(first, opened, rest, attempts, self.policy, self.opener,
-                             self.started)  # fmt: skip
+                             self.started, self.offload)  # fmt: skip
         model._notes.extend(notes)
         found = at_load(first.backend, opened.session, first.file.name)  # accelerators only
         if found is not None:

@@ -1,6 +1,9 @@
-"""The device grammar: ``auto``, ``cpu``, ``gpu``, ``gpu:1``, ``npu``, ``edgetpu:usb:0``...
+"""The device grammar: ``auto``, ``cpu``, ``gpu``, ``gpu:1``, ``npu``, ``edgetpu:usb:0``,
+``remote``...
 
-A device argument is one string or a sequence of them (a chain, in preference order).
+A device argument is one string or a sequence of them (a chain, in preference order). ``remote``
+is not on this machine: it is where a model named by URL runs (a server), so that a device chain
+says whether inputs may leave the device (``"auto"`` allows it only for a URL the caller gave).
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ from edgeinfer._errors import ConfigurationError
 
 __all__ = ["DEVICE_KINDS", "DeviceRequest", "parse_device", "parse_device_chain"]
 
-DEVICE_KINDS: tuple[str, ...] = ("cpu", "gpu", "npu", "edgetpu")
+DEVICE_KINDS: tuple[str, ...] = ("cpu", "gpu", "npu", "edgetpu", "remote")
 EDGETPU_BUSES: tuple[str, ...] = ("usb", "pci")
 
 _GRAMMAR = (
     "valid devices: 'auto', 'cpu', 'gpu', 'gpu:N', 'npu', 'npu:N', 'edgetpu', 'edgetpu:N', "
-    "'edgetpu:usb', 'edgetpu:usb:N', 'edgetpu:pci:N', or a list of these in preference order"
+    "'edgetpu:usb', 'edgetpu:usb:N', 'edgetpu:pci:N', 'remote' (a server, for a model named by "
+    "URL), or a list of these in preference order"
 )
 
 
@@ -87,6 +91,8 @@ def parse_device(text: str) -> DeviceRequest | None:
     if len(parts) != 1:
         raise ConfigurationError(f"bad device {text!r}; {_GRAMMAR}")
     index = _parse_index(parts[0], text)
+    if kind == "remote":
+        raise ConfigurationError(f"bad device {text!r}: 'remote' takes no index; {_GRAMMAR}")
     if kind == "cpu" and index != 0:
         raise ConfigurationError(f"bad device {text!r}: there is one CPU device; {_GRAMMAR}")
     return DeviceRequest(kind, index)

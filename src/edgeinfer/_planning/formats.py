@@ -4,8 +4,12 @@ of one model in a folder.
 Built in: ``onnx``, ``tflite``, ``tflite-edgetpu`` (compiled for the Edge TPU), ``tensorrt``
 (serialised engine), ``coreml`` (``.mlpackage`` folder or ``.mlmodel``), ``openvino`` (IR ``.xml``
 with its ``.bin``), ``ncnn`` (``.param`` with its ``.bin``), ``mnn``, ``executorch`` (``.pte``),
-``rknn`` and ``hailo`` (``.hef``, both compiled for an NPU). A plugin adds its own with
+``rknn`` and ``hailo`` (``.hef``, both compiled for an NPU), ``oip`` (a model served over the Open
+Inference Protocol, named by its ``http(s)://`` URL). A plugin adds its own with
 ``edgeinfer.register_format``.
+
+A model source is a file (``Path``) or, for a format with URL ``schemes``, a ``ModelUrl``: the URL
+as given (``Path`` would fold its ``//``), with the ``name`` and ``str()`` a path has.
 
 Recognition: a *certain* sniffer (a magic number: ``TFL3``, TensorRT's ``ftrt``) beats the file
 name; otherwise the suffix decides, and a weak sniffer (ONNX's protobuf heuristic) only names
@@ -20,16 +24,22 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
+from urllib.parse import urlsplit
 
 from edgeinfer._errors import ConfigurationError, ModelError
 
 __all__ = [
     "ModelFormat",
+    "ModelSource",
+    "ModelUrl",
     "detect_format",
     "format_names",
     "formats",
     "register_format",
     "resolve_model_files",
+    "resolve_model_sources",
+    "source_from_text",
     "unregister_format",
 ]
 
@@ -49,6 +59,8 @@ class ModelFormat:
     device kind it is compiled for; under ``device="auto"`` that kind is tried even when
     detection found none, so the backend says precisely why it cannot run. ``variant_rank``:
     among the variants of one model in a folder, lower is offered first (the most specialised).
+    ``schemes``: URL schemes (``"https"``) whose URLs name a model of this format; such a model is
+    a ``ModelUrl``, never a file, and is planned on the device kind ``only_on`` names.
     """
 
     name: str
@@ -60,6 +72,48 @@ class ModelFormat:
     companions: tuple[str, ...] = ()
     only_on: str | None = None
     variant_rank: int = 50
+    schemes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ModelUrl:
+    """A model named by a URL rather than a file: ``str()`` is the URL as given, ``name`` its
+    last path segment (as a file's name). Raises ``ConfigurationError`` for a URL without a
+    scheme or host."""
+
+    url: str
+
+    def __post_init__(self) -> None:
+        try:
+            parts = urlsplit(self.url)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError as error:
+            raise ConfigurationError(f"bad model URL {self.url!r}: {error}") from error
+        if not parts.scheme or not parts.hostname:
+            raise ConfigurationError(
+                f"bad model URL {self.url!r}: it needs a scheme and a host, like "
+                "'http://127.0.0.1:8080/v2/models/NAME'"
+            )
+        if parts.username is not None or parts.password is not None:
+            raise ConfigurationError(
+                "a model URL must not carry credentials (user:password@): explain() and the "
+                "logs show the URL; give a token or headers in the backend's options instead"
+            )
+
+    @property
+    def scheme(self) -> str:
+        return urlsplit(self.url).scheme.lower()
+
+    @property
+    def name(self) -> str:
+        segments = [part for part in urlsplit(self.url).path.split("/") if part]
+        return segments[-1] if segments else str(urlsplit(self.url).hostname)
+
+    def __str__(self) -> str:
+        return self.url
+
+
+ModelSource = Path | ModelUrl
 
 
 def _onnx(head: bytes, path: Path) -> bool:
@@ -118,6 +172,7 @@ _BUILTIN = (
     ModelFormat("executorch", (".pte",), variant_rank=55),
     ModelFormat("rknn", (".rknn",), _rknn, True, only_on="npu", variant_rank=5),
     ModelFormat("hailo", (".hef",), _hef, True, only_on="npu", variant_rank=5),
+    ModelFormat("oip", only_on="remote", schemes=("http", "https")),
 )  # fmt: skip
 
 _formats: dict[str, ModelFormat] = {fmt.name: fmt for fmt in _BUILTIN}
@@ -139,6 +194,12 @@ def _suffix(text: str) -> str:
     return text.lower()
 
 
+def _scheme(text: str) -> str:
+    if not isinstance(text, str) or not text.isascii() or not text.isalpha():
+        raise ConfigurationError(f"a URL scheme must be letters like 'https', got {text!r}")
+    return text.lower()
+
+
 def register_format(
     name: str,
     suffixes: Sequence[str] = (),
@@ -150,11 +211,12 @@ def register_format(
     companions: Sequence[str] = (),
     only_on: str | None = None,
     variant_rank: int = 50,
+    schemes: Sequence[str] = (),
 ) -> ModelFormat:
     """Add a model format (see ``ModelFormat`` for the fields); returns it.
 
-    A format needs at least one suffix or a sniffer. Raises ``ConfigurationError`` for a name
-    that is taken by a built-in format, a malformed suffix, or an unknown ``refines``.
+    A format needs at least one suffix, a sniffer or a URL scheme. Raises ``ConfigurationError``
+    for a name that is taken by a built-in format, a malformed suffix, or an unknown ``refines``.
     Registering a plugin's format again replaces it.
     """
     if (
@@ -166,8 +228,9 @@ def register_format(
     if any(fmt.name == name for fmt in _BUILTIN):
         raise ConfigurationError(f"format {name!r} is built in and cannot be replaced")
     found = tuple(_suffix(text) for text in suffixes)
-    if not found and sniff is None:
-        raise ConfigurationError(f"format {name!r} needs suffixes, a sniff function, or both")
+    schemes = tuple(_scheme(text) for text in schemes)
+    if not found and sniff is None and not schemes:
+        raise ConfigurationError(f"format {name!r} needs suffixes, a sniff function or URL schemes")
     if sniff is not None and not callable(sniff):
         raise ConfigurationError(
             f"sniff must be a function (head: bytes, path) -> bool, got {sniff!r}"
@@ -184,6 +247,7 @@ def register_format(
         tuple(_suffix(text) for text in companions),
         only_on,
         variant_rank,
+        schemes,
     )
     with _lock:
         _formats[name] = fmt
@@ -314,28 +378,70 @@ def _folder_variants(folder: Path) -> list[tuple[Path, str]]:
     return sorted(found, key=lambda item: _formats[item[1]].variant_rank)
 
 
-def resolve_model_files(path: str | Path | Sequence[str | Path]) -> list[tuple[Path, str]]:
-    """Turn ``load()``'s ``path`` into ``(file, format)`` pairs in preference order."""
+def _url_format(url: ModelUrl) -> str:
+    """The format whose ``schemes`` include the URL's scheme."""
+    for fmt in _formats.values():
+        if url.scheme in fmt.schemes:
+            return fmt.name
+    known = sorted({scheme for fmt in _formats.values() for scheme in fmt.schemes})
+    raise ConfigurationError(
+        f"no model format is served from {url.scheme}:// URLs ({url}); URLs with "
+        f"{', '.join(known) or 'no'} scheme(s) name served models, anything else is a local path"
+    )
+
+
+def _as_url(item: str | Path | ModelUrl) -> ModelUrl | None:
+    if isinstance(item, ModelUrl):
+        return item
+    if isinstance(item, str) and "://" in item:
+        return ModelUrl(item.strip())
+    return None
+
+
+def source_from_text(text: str) -> ModelSource:
+    """A source from its ``str()``: a ``ModelUrl`` for a URL, else a ``Path``."""
+    return ModelUrl(text) if "://" in text else Path(text)
+
+
+def resolve_model_sources(
+    path: str | Path | ModelUrl | Sequence[str | Path | ModelUrl],
+) -> list[tuple[ModelSource, str]]:
+    """Turn ``load()``'s ``path`` into ``(source, format)`` pairs in preference order: files,
+    and ``ModelUrl``s for URLs whose scheme a format serves."""
     given: object = path
-    if isinstance(given, (str, Path)):
-        items: Sequence[str | Path] = [given]
+    if isinstance(given, (str, Path, ModelUrl)):
+        items: Sequence[str | Path | ModelUrl] = [given]
     elif isinstance(given, (list, tuple)):
         items = given
     else:
         raise ConfigurationError(
-            f"path must be a file, a folder or a list of files, got {type(path).__name__}"
+            f"path must be a file, a folder, a URL or a list of these, got {type(path).__name__}"
         )
     if not items:
         raise ConfigurationError("path is an empty list: give at least one model file")
-    files: list[tuple[Path, str]] = []
+    files: list[tuple[ModelSource, str]] = []
     for item in items:
-        if not isinstance(item, (str, Path)):
+        if not isinstance(item, (str, Path, ModelUrl)):
             raise ConfigurationError(f"model paths must be str or Path, got {type(item).__name__}")
-        candidate = Path(item).expanduser()
+        url = _as_url(item)
+        if url is not None:
+            files.append((url, _url_format(url)))
+            continue
+        candidate = Path(cast(str | Path, item)).expanduser()
         if candidate.is_dir() and not _is_package(candidate):
             files.extend(_folder_variants(candidate))
         else:
             files.append((candidate, detect_format(candidate)))
+    return files
+
+
+def resolve_model_files(path: str | Path | Sequence[str | Path]) -> list[tuple[Path, str]]:
+    """``resolve_model_sources`` where only files will do (``ConfigurationError`` for a URL)."""
+    files: list[tuple[Path, str]] = []
+    for source, fmt in resolve_model_sources(path):
+        if not isinstance(source, Path):
+            raise ConfigurationError(f"{source} is a URL; a model file is needed here")
+        files.append((source, fmt))
     return files
 
 

@@ -3,19 +3,20 @@
 The order is: the device chain first (the user's preference is law), then the files in preference
 order, then the backends that read the format on that device kind, by their registry rank.
 Candidates whose backend cannot run here are not dropped silently: each leaves an ``Attempt``
-saying why.
+saying why. A model named by URL is planned on the ``remote`` device only, and files on this
+machine's devices only; ``auto`` adds ``remote`` (after the CPU) only when a URL was given, so a
+plan never sends inputs off the device unless the caller named where.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from edgeinfer._errors import BackendUnavailable
 from edgeinfer._kit.contract import Backend
 from edgeinfer._planning.devices import DeviceRequest
-from edgeinfer._planning.formats import only_runs_on
+from edgeinfer._planning.formats import ModelSource, ModelUrl, only_runs_on
 from edgeinfer._planning.registry import (
     backend_class,
     devices_of,
@@ -26,19 +27,22 @@ from edgeinfer._planning.registry import (
 )
 from edgeinfer._types import Attempt, Device
 
-__all__ = ["AUTO_KIND_ORDER", "Candidate", "Step", "expand_devices", "plan"]
+__all__ = ["AUTO_KIND_ORDER", "REMOTE", "Candidate", "Step", "expand_devices", "plan"]
 
-# Under ``device="auto"``, accelerators are tried in this order of kinds, the CPU last.
+# Under ``device="auto"``, accelerators are tried in this order of kinds, then the CPU, then a
+# server where a model named by URL runs (only when one was given).
 AUTO_KIND_ORDER: tuple[str, ...] = ("edgetpu", "gpu", "npu")
+REMOTE = "remote"
 
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """One way to run the model: this backend, on this device, with this file."""
+    """One way to run the model: this backend, on this device, with this file (a ``Path``, or a
+    ``ModelUrl`` on the ``remote`` device)."""
 
     backend: str
     device: DeviceRequest
-    file: Path
+    file: ModelSource
     format: str
 
     def attempt(
@@ -82,6 +86,8 @@ def expand_devices(
             kinds |= {kind for kind in map(only_runs_on, formats) if kind is not None}
             requests = [DeviceRequest(kind, auto=True) for kind in AUTO_KIND_ORDER if kind in kinds]
             requests.append(DeviceRequest("cpu", auto=True))
+            if REMOTE in kinds:  # only a URL's format asks for it
+                requests.append(DeviceRequest(REMOTE, auto=True))
         expanded.extend(r for r in requests if r not in expanded)
     return tuple(expanded)
 
@@ -116,10 +122,11 @@ def _own_choice(
 
 def _steps_for(
     device: DeviceRequest,
-    path: Path,
+    path: ModelSource,
     fmt: str,
     pins: Sequence[str] | None,
     auto_kinds: Sequence[str] = (),
+    formats: frozenset[str] = frozenset(),
 ) -> list[Step]:
     steps: list[Step] = []
     readers = 0
@@ -137,6 +144,8 @@ def _steps_for(
                 continue  # covered by this backend's own choice at its first kind
             candidate = Candidate(name, own, path, fmt)
         if fmt not in cls.formats or candidate.device.kind not in (*cls.devices, "auto"):
+            if fmt not in cls.formats and formats & set(cls.formats):
+                continue  # it reads another of the model's sources: that is where it is used
             if pins:  # the user asked for it by name: say why it is not used
                 steps.append(
                     candidate.attempt(False, f"{name} does not run {fmt} models on {device.kind}")
@@ -168,17 +177,39 @@ def _steps_for(
     return steps
 
 
+def _pairs(device: DeviceRequest, path: ModelSource) -> bool:
+    """A URL runs on the ``remote`` device only, a file on this machine's devices only."""
+    return (device.kind == REMOTE) == isinstance(path, ModelUrl)
+
+
+def _unpaired(devices: Sequence[DeviceRequest], path: ModelSource) -> list[Step]:
+    """Why a source is not planned on any device of the chain the caller named."""
+    chain = ", ".join(device.id for device in devices)
+    if isinstance(path, ModelUrl):
+        why = (
+            f"a URL names a model served over the network: it runs on the 'remote' device only, "
+            f"and device {chain} keeps inputs on this machine; add 'remote' to the device chain "
+            "(or use 'auto') to send them there"
+        )
+    else:
+        why = "the 'remote' device serves models named by URL, not files on this machine"
+    return [Attempt("-", devices[-1].id, str(path), False, why)]
+
+
 def plan(
-    files: Sequence[tuple[Path, str]],
+    files: Sequence[tuple[ModelSource, str]],
     devices: Sequence[DeviceRequest],
     pins: Sequence[str] | None = None,
 ) -> list[Step]:
     """The plan, in order: each step a ``Candidate`` to try or an ``Attempt`` that says why a
     pairing cannot even be tried (backend missing, format or device not served)."""
     auto_kinds = [device.kind for device in devices if device.auto]
-    return [
-        step
-        for device in devices
-        for path, fmt in files
-        for step in _steps_for(device, path, fmt, pins, auto_kinds)
-    ]
+    formats = frozenset(fmt for _, fmt in files)
+    steps: list[Step] = []
+    for device in devices:
+        for path, fmt in files:
+            if _pairs(device, path):
+                steps.extend(_steps_for(device, path, fmt, pins, auto_kinds, formats))
+            elif device is devices[-1] and not any(_pairs(other, path) for other in devices):
+                steps.extend(_unpaired(devices, path))  # once, where the chain ends
+    return steps

@@ -101,6 +101,8 @@ _BUILTIN: dict[str, BackendEntry] = {
                  {"cpu": 10}, "executorch"),
         _builtin("rknn", "rknn.backend:RknnBackend", ("rknn",), ("npu",), {"npu": 5}, "rknn"),
         _builtin("hailo", "hailo.backend:HailoBackend", ("hailo",), ("npu",), {"npu": 5}, "hailo"),
+        _builtin("remote", "remote.backend:RemoteBackend", ("oip",), ("remote",), {"remote": 10},
+                 "remote"),
     )
 }  # fmt: skip
 
