@@ -1,0 +1,1 @@
+"""``edgeinfer.optimize``: int8 and fp16 variants of a model, measured."""
