@@ -1,0 +1,341 @@
+"""``edgeinfer.optimize()``: make int8/fp16 variants of a model, measure each on the target
+backend against the float original, keep the best, and write a folder ``load()`` serves.
+
+The order of things: check the arguments and the output path; open the original on the target
+(``backend``/``device``, no fallback); read the calibration data against its inputs; pick the
+recipes that apply; make each variant into a staging folder; open each through ``load()``, run
+the held-back samples, time them all interleaved; judge and choose; write the folder and the
+report; rename the folder into place.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from edgeinfer._errors import (
+    BackendUnavailable,
+    ConfigurationError,
+    EdgeInferError,
+    ModelIncompatible,
+)
+from edgeinfer._model.model import Model
+from edgeinfer._planning.formats import detect_format
+from edgeinfer.optimize import _output
+from edgeinfer.optimize._accuracy import compare
+from edgeinfer.optimize._calibration import (
+    DEFAULT_HOLDOUT,
+    DEFAULT_MAX_SAMPLES,
+    Calibration,
+    read_calibration,
+)
+from edgeinfer.optimize._choose import choose
+from edgeinfer.optimize._images import ImagePreprocessing
+from edgeinfer.optimize._measure import open_variant, outputs_of, time_interleaved
+from edgeinfer.optimize._recipes import Recipe, Skip, Source, Target, recipes_for
+from edgeinfer.optimize._report import (
+    REPORT_FILE,
+    OptimizationReport,
+    SkippedRecipe,
+    VariantResult,
+    Verdict,
+)
+
+__all__ = ["DEFAULT_MAX_ACCURACY_DROP", "PRECISIONS", "optimize"]
+
+PRECISIONS = ("int8", "fp16", "auto")
+DEFAULT_MAX_ACCURACY_DROP = 0.01
+DEFAULT_MEASURE_SECONDS = 2.0
+_FEW_HELD_BACK = 20
+_log = logging.getLogger("edgeinfer")
+
+
+def _check_arguments(
+    precision: object, budget: object, holdout: object, max_samples: object, seconds: object
+) -> float:
+    if precision not in PRECISIONS:
+        raise ConfigurationError(
+            f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"
+        )
+    checks = (
+        ("max_accuracy_drop", budget, 0.0, 1.0, "a number in [0, 1]"),
+        ("holdout", holdout, 1e-9, 1 - 1e-9, "a fraction in (0, 1)"),
+        ("measure_seconds", seconds, 1e-9, float("inf"), "a positive number"),
+    )
+    for name, value, low, high, what in checks:
+        if value is not None and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not low <= value <= high
+        ):
+            raise ConfigurationError(f"{name} must be {what}, got {value!r}")
+    if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 2:
+        raise ConfigurationError(f"max_samples must be an int >= 2, got {max_samples!r}")
+    return DEFAULT_MAX_ACCURACY_DROP if budget is None else float(budget)  # type: ignore[arg-type]
+
+
+def _source_file(path: str | Path) -> tuple[Path, str]:
+    model = Path(path).expanduser()
+    if not model.exists():
+        raise FileNotFoundError(f"model file not found: {model}")
+    if model.is_dir():
+        raise ConfigurationError(f"{model} is a folder: optimize takes one model file")
+    fmt = detect_format(model)
+    if fmt not in ("onnx", "tflite"):
+        raise ModelIncompatible(
+            f"{model.name} is a {fmt} model: edgeinfer.optimize makes variants of float ONNX "
+            "and TFLite models (compiled formats are built for one precision)"
+        )
+    return model, fmt
+
+
+def _nothing_runs(skips: Sequence[Skip], precision: str, name: str) -> EdgeInferError:
+    listing = "; ".join(f"{s.recipe}: {s.reason}" for s in skips) or "no recipe for this format"
+    kinds = {s.kind for s in skips}
+    if "data" in kinds:
+        return ConfigurationError(
+            f"precision={precision!r} for {name} needs calibration data: give calibration=... "
+            f"(arrays, an iterator, or a folder of images); {listing}"
+        )
+    package = next((s for s in skips if s.kind == "package"), None)
+    if package is not None:
+        return BackendUnavailable(package.recipe, package.reason, package.hint)
+    if "model" in kinds:
+        return ModelIncompatible(f"{name} cannot be optimised to {precision}: {listing}")
+    return ConfigurationError(f"no {precision} recipe suits this target: {listing}")
+
+
+def _failed(recipe: Recipe, reason: str, seconds: float | None = None) -> VariantResult:
+    return VariantResult(recipe.name, recipe.precision, recipe.summary, None, None, None, None,
+                         None, 0, None, None, Verdict.FAILED, reason, seconds)  # fmt: skip
+
+
+def _make(
+    recipes: Sequence[Recipe],
+    source: Source,
+    target: Target,
+    calibration: Calibration,
+    folder: Path,
+) -> tuple[list[tuple[Recipe, Path, float]], list[VariantResult]]:
+    """Each recipe's file in ``folder``, or a failed result with the reason."""
+    made, failed = [], []
+    for recipe in recipes:
+        started = time.perf_counter()
+        suffix = recipe.output_suffix or source.path.suffix
+        path = folder / f"{source.path.stem}.{recipe.suffix}{suffix}"
+        try:
+            recipe.make(source, target, calibration.calibrate, path)
+        except Exception as error:  # a converter's own failure: this variant failed, say why
+            _output.discard(path)
+            reason = f"could not be made: {type(error).__name__}: {error}".strip()
+            failed.append(_failed(recipe, reason[:500], time.perf_counter() - started))
+            continue
+        made.append((recipe, path, time.perf_counter() - started))
+    return made, failed
+
+
+def _size(path: Path) -> int:
+    size = path.stat().st_size
+    if path.suffix == ".xml" and path.with_suffix(".bin").is_file():
+        size += path.with_suffix(".bin").stat().st_size
+    return size
+
+
+def _measure(
+    original: Model,
+    made: Sequence[tuple[Recipe, Path, float]],
+    calibration: Calibration,
+    settings: dict[str, Any],
+    original_size: int,
+) -> tuple[VariantResult, list[VariantResult]]:
+    """Open, run and time every variant beside the original."""
+    held = calibration.held_back
+    reference = outputs_of(original, held)
+    opened: dict[str, Model] = {"original": original}
+    results: dict[str, VariantResult] = {}
+    try:
+        for recipe, path, seconds in made:
+            try:
+                model = open_variant(path, original.backend, settings["device"],
+                                     settings["threads"], held[0])  # fmt: skip
+                opened[recipe.name] = model
+                accuracy = compare(reference, outputs_of(model, held))
+            except (EdgeInferError, ValueError) as error:
+                why = f"could not run on {original.backend}: {type(error).__name__}: {error}"
+                results[recipe.name] = _failed(recipe, why[:500], seconds)
+                opened.pop(recipe.name, None)
+                continue
+            size = _size(path)
+            results[recipe.name] = VariantResult(
+                recipe.name, recipe.precision, recipe.summary, path.name, size,
+                size / original_size, None, None, 0, None, accuracy, Verdict.WITHIN_BUDGET, "",
+                seconds,
+            )  # fmt: skip
+        stats = time_interleaved(opened, held[0], settings["measure_seconds"])
+    finally:
+        for name, model in opened.items():
+            if name != "original":
+                model.close()
+    base = stats["original"].p50 or 0.0
+    own = compare(reference, reference)
+    first = VariantResult("original", "fp32", "the float model, unchanged", None, original_size,
+                          1.0, stats["original"].p50, stats["original"].p90,
+                          stats["original"].count, 1.0, own, Verdict.REFERENCE, "")  # fmt: skip
+    timed = []
+    for recipe, _, _ in made:
+        result = results[recipe.name]
+        if recipe.name in stats:
+            found = stats[recipe.name]
+            speed = base / found.p50 if found.p50 else None
+            result = VariantResult(
+                result.recipe, result.precision, result.summary, result.file, result.size_bytes,
+                result.size_ratio, found.p50, found.p90, found.count, speed, result.accuracy,
+                result.verdict, result.reason, result.seconds_to_make,
+            )  # fmt: skip
+        timed.append(result)
+    return first, timed
+
+
+def _versions() -> dict[str, str]:
+    from edgeinfer._kit.versions import installed_version
+
+    found = {}
+    for name in ("onnxruntime", "onnx", "ai-edge-litert", "openvino", "nncf"):
+        version = installed_version(name)
+        if version is not None:
+            found[name] = version
+    return found
+
+
+def _notes(calibration: Calibration) -> list[str]:
+    summary, notes = calibration.summary, []
+    if summary.generated:
+        notes.append(
+            "no calibration data: accuracy was measured on random inputs, a smoke test and not "
+            "a measurement; give calibration=... (representative inputs)"
+        )
+    elif summary.held_back < _FEW_HELD_BACK:
+        notes.append(
+            f"accuracy comes from {summary.held_back} held-back samples: one changed decision "
+            f"moves top-1 agreement by {100 / summary.held_back:.3g}%; give more samples for "
+            "finer figures"
+        )
+    return notes
+
+
+def optimize(
+    path: str | Path,
+    precision: str = "int8",
+    *,
+    calibration: Any = None,
+    backend: str | None = None,
+    device: str = "cpu",
+    max_accuracy_drop: float | None = None,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    preprocessing: ImagePreprocessing | None = None,
+    holdout: float = DEFAULT_HOLDOUT,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
+    measure_seconds: float = DEFAULT_MEASURE_SECONDS,
+    threads: int | None = None,
+    keep_all: bool = False,
+) -> OptimizationReport:
+    """Make int8 / fp16 variants of a float ONNX or TFLite model, measure each on the target
+    backend and device against the original, and write a folder that ``load()`` serves: the
+    chosen variant first, the float original beside it as its fallback, and the report.
+
+    ``precision``: ``"int8"``, ``"fp16"``, or ``"auto"`` (every recipe that applies; the float
+    original competes too, so a variant is kept only when it is faster). ``calibration``:
+    representative inputs (a batch array, a dict of batches by input name, a list or iterator
+    of samples, a folder of images, a ``.npy``/``.npz`` file); ``holdout`` of them (default a
+    quarter) are held back to measure accuracy and never calibrate. ``preprocessing``: how images
+    become inputs (``ImagePreprocessing``). ``backend``/``device``: where to measure (default:
+    the backend ``load()`` picks for the model on the CPU). ``max_accuracy_drop``: the budget,
+    default 0.01: the share of changed top-1 decisions for classifiers (``[N, C]`` outputs),
+    else ``1 - cosine similarity``. ``out``: the folder (default ``<model>.optimized`` beside
+    the model); an existing one is refused unless ``overwrite=True``. ``keep_all``: keep every
+    variant made in ``out``, not only the chosen one. ``measure_seconds``: time spent timing all
+    variants together.
+
+    Raises ``FileNotFoundError``; ``ConfigurationError`` (bad arguments, existing ``out``,
+    calibration data needed); ``InvalidInput`` (calibration data whose shape or dtype does not
+    fit the model, naming the input); ``ModelIncompatible`` (a model that cannot be quantised:
+    already quantised, nothing to quantise, every recipe failed); ``BackendUnavailable`` (the
+    runtime a recipe needs is not installed). The original model is never modified.
+    """
+    started = time.perf_counter()
+    budget = _check_arguments(precision, max_accuracy_drop, holdout, max_samples, measure_seconds)
+    model_path, fmt = _source_file(path)
+    target_dir = _output.check_out(out, model_path, overwrite)
+    original = open_variant(model_path, backend, device, threads, None)
+    try:
+        target = Target(original.backend, original.device.split(":")[0])
+        data = read_calibration(calibration, original.inputs, max_samples=max_samples,
+                                holdout=holdout, preprocessing=preprocessing)  # fmt: skip
+        quantised = any(s.quantization is not None for s in (*original.inputs, *original.outputs))
+        source = Source(model_path, fmt, [s.name for s in original.inputs], quantised)
+        recipes, skips = recipes_for(source, target, precision, not data.summary.generated)
+        if not recipes:
+            raise _nothing_runs(skips, precision, model_path.name)
+        staging = _output.staging_folder(target_dir)
+        try:
+            made, failed = _make(recipes, source, target, data, staging)
+            if not made:
+                listing = "; ".join(f"{r.recipe}: {r.reason}" for r in failed)
+                raise ModelIncompatible(
+                    f"{model_path.name} cannot be optimised to {precision}: {listing}"
+                )
+            settings = {"device": device, "threads": threads, "measure_seconds": measure_seconds}
+            first, measured = _measure(original, made, data, settings, model_path.stat().st_size)
+            chosen, reason, results = choose(first, [*measured, *failed], precision, budget)
+            report = _write(staging, target_dir, model_path, fmt, chosen, results, keep_all,
+                            OptimizationReport(
+                                str(model_path), fmt, target.backend, original.device, precision,
+                                budget, data.summary, (), tuple(SkippedRecipe.of(s) for s in skips),
+                                chosen, reason, str(target_dir), 0.0, _versions(),
+                                tuple(_notes(data)),
+                            ), started)  # fmt: skip
+        except BaseException:
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    finally:
+        original.close()
+    _log.info("edgeinfer.optimize: %s", report.lines()[0])
+    return report
+
+
+def _write(
+    staging: Path,
+    out: Path,
+    model: Path,
+    fmt: str,
+    chosen: str,
+    results: list[VariantResult],
+    keep_all: bool,
+    draft: OptimizationReport,
+    started: float,
+) -> OptimizationReport:
+    """Copy the original in, drop the variants not kept, write the order and the report."""
+    from dataclasses import replace
+
+    original_name = _output.copy_original(model, fmt, staging)
+    final = []
+    for result in results:
+        if result.recipe == "original":
+            result = replace(result, file=original_name)
+        elif result.file is not None and not keep_all and result.recipe != chosen:
+            _output.discard(staging / result.file)
+            result = replace(result, file=None)
+        final.append(result)
+    kept = next(r for r in final if r.recipe == chosen)
+    order = [original_name] if kept.file == original_name else [str(kept.file), original_name]
+    _output.write_order(staging, order)
+    report = replace(draft, variants=tuple(final), seconds=time.perf_counter() - started)
+    report.to_json(staging / REPORT_FILE)
+    _output.publish(staging, out)
+    return report
