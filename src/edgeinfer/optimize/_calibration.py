@@ -45,12 +45,14 @@ Feeds = dict[str, np.ndarray]
 @dataclass(frozen=True, slots=True)
 class CalibrationSummary(_ToDict):
     """Where the samples came from, how many calibrated and how many were held back to measure
-    accuracy. ``generated``: no data was given; accuracy was measured on random inputs."""
+    accuracy (``held_back_indices``: their places among the samples read, in order).
+    ``generated``: no data was given; accuracy was measured on random inputs."""
 
     source: str
     samples: int
     calibrated_on: int
     held_back: int
+    held_back_indices: tuple[int, ...] = ()
     generated: bool = False
 
 
@@ -204,7 +206,9 @@ def read_calibration(
     """
     if data is None:
         feeds = _generated(specs)
-        summary = CalibrationSummary("generated (standard normal)", len(feeds), 0, len(feeds), True)
+        summary = CalibrationSummary(
+            "generated (standard normal)", len(feeds), 0, len(feeds), tuple(range(len(feeds))), True
+        )
         return Calibration((), tuple(feeds), summary)
     samples, source = _raw_samples(data, specs, max_samples, preprocessing)
     feeds = _checked(samples, specs)
@@ -216,8 +220,9 @@ def read_calibration(
         )
     held = min(count - 1, max(1, round(count * holdout)))
     # The centre of each of ``held`` equal strata: spread through the data, deterministic.
-    chosen = {int((i + 0.5) * count / held) for i in range(held)}
-    calibrate = tuple(feed for i, feed in enumerate(feeds) if i not in chosen)
-    held_back = tuple(feed for i, feed in enumerate(feeds) if i in chosen)
-    summary = CalibrationSummary(source, count, len(calibrate), len(held_back))
+    chosen = sorted({int((i + 0.5) * count / held) for i in range(held)})
+    held_set = set(chosen)
+    calibrate = tuple(feed for i, feed in enumerate(feeds) if i not in held_set)
+    held_back = tuple(feeds[i] for i in chosen)
+    summary = CalibrationSummary(source, count, len(calibrate), len(held_back), tuple(chosen))
     return Calibration(calibrate, held_back, summary)

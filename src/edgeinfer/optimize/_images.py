@@ -138,7 +138,10 @@ def image_samples(
         raise ConfigurationError(
             f"no images in {folder} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})"
         )
-    picked = [files[int(i * len(files) / max_samples)] for i in range(min(max_samples, len(files)))]
+    if len(files) > max_samples:  # evenly spaced, so that every class folder gets its share
+        picked = [files[int(i * len(files) / max_samples)] for i in range(max_samples)]
+    else:
+        picked = files
     image_module: object = _pillow()
     mean = _per_channel(settings.mean, channels, "mean")
     std = _per_channel(settings.std, channels, "std")
