@@ -428,6 +428,8 @@ def test_arguments_and_output_paths(ds_cnn: Path, tmp_path: Path) -> None:
         edgeinfer.optimize(ds_cnn, out=ds_cnn.parent)
     with pytest.raises(FileNotFoundError):
         edgeinfer.optimize(tmp_path / "missing.onnx")
+    with pytest.raises(ConfigurationError, match=r"does not read onnx models.*onnxruntime"):
+        edgeinfer.optimize(ds_cnn, backend="litert")
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "mine.txt").write_text("someone's file")

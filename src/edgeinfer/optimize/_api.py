@@ -92,6 +92,27 @@ def _source_file(path: str | Path) -> tuple[Path, str]:
     return model, fmt
 
 
+def _check_backend(backend: str | None, fmt: str) -> None:
+    """A pinned backend must read the model's format: edgeinfer converts no format to another."""
+    if backend is None:
+        return
+    from edgeinfer._planning.registry import entry, names
+
+    formats = entry(backend).formats  # UnknownBackend for a name nobody registered
+    if formats is None or fmt in formats:
+        return
+    readers = [n for n in names() if fmt in (entry(n).formats or ())]
+    how = (
+        " (ONNX to TFLite needs TensorFlow, which edgeinfer does not drive)"
+        if fmt == "onnx"
+        else ""
+    )
+    raise ConfigurationError(
+        f"backend {backend!r} does not read {fmt} models{how}; the backends that do: "
+        f"{', '.join(readers)}"
+    )
+
+
 def _nothing_runs(skips: Sequence[Skip], precision: str, name: str) -> EdgeInferError:
     listing = "; ".join(f"{s.recipe}: {s.reason}" for s in skips) or "no recipe for this format"
     kinds = {s.kind for s in skips}
@@ -269,6 +290,7 @@ def optimize(
     started = time.perf_counter()
     budget = _check_arguments(precision, max_accuracy_drop, holdout, max_samples, measure_seconds)
     model_path, fmt = _source_file(path)
+    _check_backend(backend, fmt)
     target_dir = _output.check_out(out, model_path, overwrite)
     original = open_variant(model_path, backend, device, threads, None)
     try:
