@@ -208,6 +208,19 @@ def test_the_folder_serves_the_optimised_variant_first(ds_cnn: Path, tmp_path: P
     assert not list(tmp_path.glob(".deploy.*"))  # no staging folder left behind
 
 
+def test_the_original_keeps_its_external_data(tmp_path: Path) -> None:
+    from onnx_models import build_external_data
+
+    model = build_external_data(tmp_path / "ext.onnx", location="ext.weights")
+    data = np.arange(24, dtype=np.float32).reshape(6, 1, 4)
+    report = edgeinfer.optimize(model, "fp16", calibration=data, max_accuracy_drop=1.0, **FAST)
+    out = Path(report.out or "")
+    assert (out / "ext.weights").read_bytes() == (tmp_path / "ext.weights").read_bytes()
+    assert report.original.size_bytes == model.stat().st_size + 16
+    with edgeinfer.load(out / "ext.onnx", fallback=False) as original:
+        assert np.allclose(original.run(data[0])["y"], data[0] + [1, 2, 3, 4])
+
+
 def test_precision_is_kept_even_when_slower_and_said_so(ds_cnn: Path) -> None:
     report = edgeinfer.optimize(
         ds_cnn, "fp16", calibration=ds_cnn_samples(), max_accuracy_drop=1.0, **FAST

@@ -22,10 +22,8 @@ from edgeinfer._errors import (
     EdgeInferError,
     ModelIncompatible,
 )
-from edgeinfer._model.model import Model
 from edgeinfer._planning.formats import detect_format
 from edgeinfer.optimize import _output
-from edgeinfer.optimize._accuracy import compare
 from edgeinfer.optimize._calibration import (
     DEFAULT_HOLDOUT,
     DEFAULT_MAX_SAMPLES,
@@ -34,15 +32,10 @@ from edgeinfer.optimize._calibration import (
 )
 from edgeinfer.optimize._choose import choose
 from edgeinfer.optimize._images import ImagePreprocessing
-from edgeinfer.optimize._measure import open_variant, outputs_of, time_interleaved
-from edgeinfer.optimize._recipes import Recipe, Skip, Source, Target, recipes_for
-from edgeinfer.optimize._report import (
-    REPORT_FILE,
-    OptimizationReport,
-    SkippedRecipe,
-    VariantResult,
-    Verdict,
-)
+from edgeinfer.optimize._measure import open_variant
+from edgeinfer.optimize._recipes import Skip, Source, Target, recipes_for
+from edgeinfer.optimize._report import OptimizationReport, SkippedRecipe
+from edgeinfer.optimize._variants import make_variants, measure_variants
 
 __all__ = ["DEFAULT_MAX_ACCURACY_DROP", "PRECISIONS", "optimize"]
 
@@ -129,97 +122,6 @@ def _nothing_runs(skips: Sequence[Skip], precision: str, name: str) -> EdgeInfer
     return ConfigurationError(f"no {precision} recipe suits this target: {listing}")
 
 
-def _failed(recipe: Recipe, reason: str, seconds: float | None = None) -> VariantResult:
-    return VariantResult(recipe.name, recipe.precision, recipe.summary, None, None, None, None,
-                         None, 0, None, None, Verdict.FAILED, reason, seconds)  # fmt: skip
-
-
-def _make(
-    recipes: Sequence[Recipe],
-    source: Source,
-    target: Target,
-    calibration: Calibration,
-    folder: Path,
-) -> tuple[list[tuple[Recipe, Path, float]], list[VariantResult]]:
-    """Each recipe's file in ``folder``, or a failed result with the reason."""
-    made, failed = [], []
-    for recipe in recipes:
-        started = time.perf_counter()
-        suffix = recipe.output_suffix or source.path.suffix
-        path = folder / f"{source.path.stem}.{recipe.suffix}{suffix}"
-        try:
-            recipe.make(source, target, calibration.calibrate, path)
-        except Exception as error:  # a converter's own failure: this variant failed, say why
-            _output.discard(path)
-            reason = f"could not be made: {type(error).__name__}: {error}".strip()
-            failed.append(_failed(recipe, reason[:500], time.perf_counter() - started))
-            continue
-        made.append((recipe, path, time.perf_counter() - started))
-    return made, failed
-
-
-def _size(path: Path) -> int:
-    size = path.stat().st_size
-    if path.suffix == ".xml" and path.with_suffix(".bin").is_file():
-        size += path.with_suffix(".bin").stat().st_size
-    return size
-
-
-def _measure(
-    original: Model,
-    made: Sequence[tuple[Recipe, Path, float]],
-    calibration: Calibration,
-    settings: dict[str, Any],
-    original_size: int,
-) -> tuple[VariantResult, list[VariantResult]]:
-    """Open, run and time every variant beside the original."""
-    held = calibration.held_back
-    reference = outputs_of(original, held)
-    opened: dict[str, Model] = {"original": original}
-    results: dict[str, VariantResult] = {}
-    try:
-        for recipe, path, seconds in made:
-            try:
-                model = open_variant(path, original.backend, settings["device"],
-                                     settings["threads"], held[0])  # fmt: skip
-                opened[recipe.name] = model
-                accuracy = compare(reference, outputs_of(model, held))
-            except (EdgeInferError, ValueError) as error:
-                why = f"could not run on {original.backend}: {type(error).__name__}: {error}"
-                results[recipe.name] = _failed(recipe, why[:500], seconds)
-                opened.pop(recipe.name, None)
-                continue
-            size = _size(path)
-            results[recipe.name] = VariantResult(
-                recipe.name, recipe.precision, recipe.summary, path.name, size,
-                size / original_size, None, None, 0, None, accuracy, Verdict.WITHIN_BUDGET, "",
-                seconds,
-            )  # fmt: skip
-        stats = time_interleaved(opened, held[0], settings["measure_seconds"])
-    finally:
-        for name, model in opened.items():
-            if name != "original":
-                model.close()
-    base = stats["original"].p50 or 0.0
-    own = compare(reference, reference)
-    first = VariantResult("original", "fp32", "the float model, unchanged", None, original_size,
-                          1.0, stats["original"].p50, stats["original"].p90,
-                          stats["original"].count, 1.0, own, Verdict.REFERENCE, "")  # fmt: skip
-    timed = []
-    for recipe, _, _ in made:
-        result = results[recipe.name]
-        if recipe.name in stats:
-            found = stats[recipe.name]
-            speed = base / found.p50 if found.p50 else None
-            result = VariantResult(
-                result.recipe, result.precision, result.summary, result.file, result.size_bytes,
-                result.size_ratio, found.p50, found.p90, found.count, speed, result.accuracy,
-                result.verdict, result.reason, result.seconds_to_make,
-            )  # fmt: skip
-        timed.append(result)
-    return first, timed
-
-
 def _versions() -> dict[str, str]:
     from edgeinfer._kit.versions import installed_version
 
@@ -304,60 +206,25 @@ def optimize(
             raise _nothing_runs(skips, precision, model_path.name)
         staging = _output.staging_folder(target_dir)
         try:
-            made, failed = _make(recipes, source, target, data, staging)
+            made, failed = make_variants(recipes, source, target, data, staging)
             if not made:
                 listing = "; ".join(f"{r.recipe}: {r.reason}" for r in failed)
                 raise ModelIncompatible(
                     f"{model_path.name} cannot be optimised to {precision}: {listing}"
                 )
-            settings = {"device": device, "threads": threads, "measure_seconds": measure_seconds}
-            first, measured = _measure(original, made, data, settings, model_path.stat().st_size)
+            first, measured = measure_variants(original, made, data, threads, measure_seconds)
             chosen, reason, results = choose(first, [*measured, *failed], precision, budget)
-            report = _write(staging, target_dir, model_path, fmt, chosen, results, keep_all,
-                            OptimizationReport(
-                                str(model_path), fmt, target.backend, original.device, precision,
-                                budget, data.summary, (), tuple(SkippedRecipe.of(s) for s in skips),
-                                chosen, reason, str(target_dir), 0.0, _versions(),
-                                tuple(_notes(data)),
-                            ), started)  # fmt: skip
+            draft = OptimizationReport(
+                str(model_path), fmt, target.backend, original.device, precision, budget,
+                data.summary, tuple(results), tuple(SkippedRecipe.of(s) for s in skips), chosen,
+                reason, str(target_dir), time.perf_counter() - started, _versions(),
+                tuple(_notes(data)),
+            )  # fmt: skip
+            report = _output.write_folder(staging, target_dir, model_path, fmt, draft, keep_all)
         except BaseException:
-            import shutil
-
-            shutil.rmtree(staging, ignore_errors=True)
+            _output.remove(staging)
             raise
     finally:
         original.close()
     _log.info("edgeinfer.optimize: %s", report.lines()[0])
-    return report
-
-
-def _write(
-    staging: Path,
-    out: Path,
-    model: Path,
-    fmt: str,
-    chosen: str,
-    results: list[VariantResult],
-    keep_all: bool,
-    draft: OptimizationReport,
-    started: float,
-) -> OptimizationReport:
-    """Copy the original in, drop the variants not kept, write the order and the report."""
-    from dataclasses import replace
-
-    original_name = _output.copy_original(model, fmt, staging)
-    final = []
-    for result in results:
-        if result.recipe == "original":
-            result = replace(result, file=original_name)
-        elif result.file is not None and not keep_all and result.recipe != chosen:
-            _output.discard(staging / result.file)
-            result = replace(result, file=None)
-        final.append(result)
-    kept = next(r for r in final if r.recipe == chosen)
-    order = [original_name] if kept.file == original_name else [str(kept.file), original_name]
-    _output.write_order(staging, order)
-    report = replace(draft, variants=tuple(final), seconds=time.perf_counter() - started)
-    report.to_json(staging / REPORT_FILE)
-    _output.publish(staging, out)
     return report

@@ -16,13 +16,14 @@ import os
 import shutil
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from edgeinfer._errors import ConfigurationError
 from edgeinfer._planning.formats import VARIANTS_FILE
-from edgeinfer.optimize._report import REPORT_FILE, SCHEMA
+from edgeinfer.optimize._report import REPORT_FILE, SCHEMA, OptimizationReport
 
-__all__ = ["check_out", "copy_original", "discard", "publish", "staging_folder", "write_order"]
+__all__ = ["check_out", "discard", "remove", "staging_folder", "write_folder"]
 
 
 def _ours(folder: Path) -> bool:
@@ -70,20 +71,20 @@ def staging_folder(out: Path) -> Path:
     return folder
 
 
-def copy_original(model: Path, fmt: str, folder: Path) -> str:
+def _copy_original(model: Path, fmt: str, folder: Path) -> str:
     """Copy the model (and, for ONNX, its external data files) into ``folder``; its name."""
     shutil.copy2(model, folder / model.name)
     if fmt == "onnx":
         from edgeinfer._kit.onnx_scan import check_onnx_file
 
-        for location in check_onnx_file(model).external_data:
+        for location in sorted(set(check_onnx_file(model).external_data)):
             target = folder / location
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(model.parent / location, target)
     return model.name
 
 
-def write_order(folder: Path, order: Sequence[str]) -> None:
+def _write_order(folder: Path, order: Sequence[str]) -> None:
     text = json.dumps({"order": list(order)}, indent=2) + "\n"
     (folder / VARIANTS_FILE).write_text(text, encoding="utf-8")
 
@@ -95,8 +96,31 @@ def discard(path: Path) -> None:
             item.unlink()
 
 
-def publish(staging: Path, out: Path) -> None:
-    """Put the finished staging folder in place of ``out`` (replacing it: checked before)."""
+def remove(staging: Path) -> None:
+    """Drop a staging folder after a failure."""
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_folder(
+    staging: Path, out: Path, model: Path, fmt: str, draft: OptimizationReport, keep_all: bool
+) -> OptimizationReport:
+    """Copy the original in, drop the variants not kept (unless ``keep_all``), write the order
+    and the report, and put the folder in place of ``out`` (replacing it: checked before)."""
+    original_name = _copy_original(model, fmt, staging)
+    final = []
+    for result in draft.variants:
+        if result.recipe == "original":
+            result = replace(result, file=original_name)
+        elif result.file is not None and not keep_all and result.recipe != draft.chosen:
+            discard(staging / result.file)
+            result = replace(result, file=None)
+        final.append(result)
+    kept = next(r for r in final if r.recipe == draft.chosen)
+    order = [original_name] if kept.file == original_name else [str(kept.file), original_name]
+    _write_order(staging, order)
+    report = replace(draft, variants=tuple(final))
+    report.to_json(staging / REPORT_FILE)
     if out.exists():
         shutil.rmtree(out)
     os.replace(staging, out)
+    return report
