@@ -576,3 +576,46 @@ def test_nncf_makes_an_openvino_ir(ds_cnn: Path) -> None:
     assert (Path(report.out or "") / str(nncf.file)).with_suffix(".bin").is_file()
     assert nncf.accuracy is not None
     assert nncf.accuracy.cosine > 0.99
+
+
+# --- the rules of the choice, on figures given -------------------------------------------------
+def _result(recipe: str, p50: float, drop: float | None, verdict: str = "") -> Any:
+    from edgeinfer.optimize._accuracy import Accuracy
+    from edgeinfer.optimize._report import VariantResult
+
+    accuracy = (
+        None if drop is None else Accuracy(8, 0.1, 0.01, 1 - drop, None, None, drop, "cosine")
+    )
+    return VariantResult(recipe, "int8", "", f"{recipe}.onnx", 10, 0.3, p50, p50, 20, 100 / p50,
+                         accuracy, verdict or Verdict.WITHIN_BUDGET, "")  # fmt: skip
+
+
+def test_choice_rules() -> None:
+    from edgeinfer.optimize._api import _close_call
+    from edgeinfer.optimize._choose import choose
+
+    original = _result("original", 100.0, 0.0, Verdict.REFERENCE)
+    slow, fast, wrong = (
+        _result("slow", 120.0, 0.001),
+        _result("fast", 90.0, 0.002),
+        _result("wrong", 50.0, 0.2),
+    )
+    broken = _result("broken", float("nan"), None, Verdict.FAILED)
+    chosen, _, results = choose(original, [slow, fast, wrong, broken], "auto", 0.01)
+    assert chosen == "fast"  # "wrong" is faster but over budget
+    verdicts = {r.recipe: r.verdict for r in results}
+    assert verdicts == {"original": "reference", "slow": "within budget", "fast": "chosen",
+                        "wrong": "over budget", "broken": "failed"}  # fmt: skip
+    chosen, reason, _ = choose(original, [slow, wrong], "auto", 0.01)
+    assert chosen == "original"
+    assert "faster than the float original" in reason
+    chosen, reason, _ = choose(original, [slow, wrong], "int8", 0.01)
+    assert chosen == "slow"
+    assert "precision='int8' was asked" in reason
+    chosen, reason, _ = choose(original, [wrong], "int8", 0.01)
+    assert chosen == "original"
+    assert "no variant met the accuracy budget" in reason
+    close = _close_call([original, _result("near", 98.0, 0.0, Verdict.CHOSEN)], "near")
+    assert close is not None
+    assert "less than 5%" in close
+    assert _close_call([original, _result("far", 80.0, 0.0, Verdict.CHOSEN)], "far") is None

@@ -34,7 +34,7 @@ from edgeinfer.optimize._choose import choose
 from edgeinfer.optimize._images import ImagePreprocessing
 from edgeinfer.optimize._measure import open_variant
 from edgeinfer.optimize._recipes import Skip, Source, Target, recipes_for
-from edgeinfer.optimize._report import OptimizationReport, SkippedRecipe
+from edgeinfer.optimize._report import OptimizationReport, SkippedRecipe, VariantResult, Verdict
 from edgeinfer.optimize._variants import make_variants, measure_variants
 
 __all__ = ["DEFAULT_MAX_ACCURACY_DROP", "PRECISIONS", "optimize"]
@@ -43,6 +43,7 @@ PRECISIONS = ("int8", "fp16", "auto")
 DEFAULT_MAX_ACCURACY_DROP = 0.01
 DEFAULT_MEASURE_SECONDS = 2.0
 _FEW_HELD_BACK = 20
+_CLOSE = 0.05  # p50s closer than this are a close call on a shared machine
 _log = logging.getLogger("edgeinfer")
 
 
@@ -133,8 +134,29 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def _notes(calibration: Calibration) -> list[str]:
+def _close_call(results: Sequence[VariantResult], chosen: str) -> str | None:
+    """A note when the chosen model's p50 is within ``_CLOSE`` of the next fastest measured."""
+    p50 = {
+        r.recipe: r.latency_p50_us
+        for r in results
+        if r.latency_p50_us and r.verdict not in (Verdict.OVER_BUDGET, Verdict.FAILED)
+    }
+    mine = p50.get(chosen)
+    others = [value for recipe, value in p50.items() if recipe != chosen]
+    if mine is None or not others or min(others) / mine >= 1 + _CLOSE:
+        return None
+    return (
+        f"the p50s of {chosen} and the next fastest differ by less than {_CLOSE:.0%}, within "
+        "the noise of a short measurement on a busy machine: measure longer "
+        "(measure_seconds=..., --seconds) before trusting the order"
+    )
+
+
+def _notes(calibration: Calibration, results: Sequence[VariantResult], chosen: str) -> list[str]:
     summary, notes = calibration.summary, []
+    close = _close_call(results, chosen)
+    if close is not None:
+        notes.append(close)
     if summary.generated:
         notes.append(
             "no calibration data: accuracy was measured on random inputs, a smoke test and not "
@@ -218,7 +240,7 @@ def optimize(
                 str(model_path), fmt, target.backend, original.device, precision, budget,
                 data.summary, tuple(results), tuple(SkippedRecipe.of(s) for s in skips), chosen,
                 reason, str(target_dir), time.perf_counter() - started, _versions(),
-                tuple(_notes(data)),
+                tuple(_notes(data, results, chosen)),
             )  # fmt: skip
             report = _output.write_folder(staging, target_dir, model_path, fmt, draft, keep_all)
         except BaseException:
