@@ -4,7 +4,7 @@ The flatbuffer is written by the package's writer
 (``edgeinfer.bench._workloads.tflite_writer``) over the TFLite schema's object API, which ships
 with ai-edge-litert as ``ai_edge_litert.schema_py_generated``. Full-integer models are made from
 the float model by LiteRT's own post-training calibrator and quantiser (the same C++ code
-TensorFlow's converter calls; ``edgeinfer.bench._workloads.quantize``), fed a fixed-seed
+TensorFlow's converter calls; ``edgeinfer.optimize._recipes.tflite``), fed a fixed-seed
 representative data set.
 
 Precisions:
@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from edgeinfer.bench._workloads import mobilenet
-from edgeinfer.bench._workloads.quantize import tflite_int8 as quantize_int8
 from edgeinfer.bench._workloads.tflite_writer import SIGNATURE_KEY, TfliteGraph
 from edgeinfer.bench._workloads.weights import he_conv, he_dense
+from edgeinfer.optimize._recipes.tflite import tflite_int8 as quantize_int8
 
 __all__ = [
     "ALL_TFLITE_BUILDERS",

@@ -101,7 +101,7 @@ def _build(name: str, fmt: str, precision: str) -> bytes | dict[str, bytes]:
     if fmt == "onnx":
         model = _ONNX_BUILDERS[name]()
         if precision == "int8":
-            from edgeinfer.bench._workloads.quantize import onnx_int8
+            from edgeinfer.optimize._recipes.onnx import onnx_int8
 
             return onnx_int8(model, [{"input": x} for x in calibration])
         from edgeinfer.bench._workloads.onnx_writer import serialize
@@ -109,7 +109,7 @@ def _build(name: str, fmt: str, precision: str) -> bytes | dict[str, bytes]:
         return serialize(model)
     data = _TFLITE_BUILDERS[name](fp16=precision == "fp16")
     if precision == "int8":
-        from edgeinfer.bench._workloads.quantize import tflite_int8
+        from edgeinfer.optimize._recipes.tflite import tflite_int8
 
         return tflite_int8(data, [[x] for x in calibration])
     return data
