@@ -10,7 +10,13 @@ Fences (the word after the opening backticks, and what follows it):
   else skipped with the reason.
 - ``python no-run: <why>``: shown, not run; the reason is required (a sketch of a plugin's own
   package, say).
+- ``python file=NAME.py``: a module the page's readers save as ``NAME.py``: written into the
+  page's folder, which is on ``sys.path`` while the page runs, so later blocks import it (a
+  backend registered as ``"NAME:Class"``, say). It is not run itself.
 - anything else (``text``, ``sh``, ``toml``): not run.
+
+A fence may be indented (inside a list item); its lines are dedented. Backends a page registers
+are unregistered after it, so pages cannot leak into each other.
 
 A well-kept markdown runner (pytest-markdown-docs, pytest-examples) was considered: neither
 checks a separate output block, and the docs keep output apart from code so it can be read; the
@@ -25,6 +31,7 @@ import os
 import re
 import shutil
 import sys
+import textwrap
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +40,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-_FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```\s*$", re.S | re.M)
+_FENCE = re.compile(r"^([ \t]*)```([^\n`]*)\n(.*?)^\1```[ \t]*$", re.S | re.M)
 _HARDWARE = ("gpu", "npu", "edgetpu", "macos")
 
 
@@ -50,13 +57,19 @@ class Block:
 
     @property
     def where(self) -> str:
-        return f"{self.page.relative_to(ROOT)}:{self.line}"
+        page = self.page.relative_to(ROOT) if self.page.is_relative_to(ROOT) else self.page.name
+        return f"{page}:{self.line}"
 
 
 def blocks(page: Path) -> list[Block]:
     text = page.read_text(encoding="utf-8")
     return [
-        Block(page, text.count("\n", 0, match.start()) + 1, match.group(1).strip(), match.group(2))
+        Block(
+            page,
+            text.count("\n", 0, match.start()) + 1,
+            match.group(2).strip(),
+            textwrap.dedent(match.group(3)),
+        )
         for match in _FENCE.finditer(text)
     ]
 
@@ -115,13 +128,27 @@ def _workdir(examples: Path, into: Path) -> None:
             os.link(item, target)
 
 
+def _module_file(block: Block) -> str | None:
+    found = re.search(r"\bfile=(\S+)", block.info)
+    if found is None:
+        return None
+    name = found.group(1)
+    assert re.fullmatch(r"\w+\.py", name), f"{block.where}: file= names a module, got {name!r}"
+    return name
+
+
 def _run_page(page: Path, examples: Path, folder: Path) -> list[str]:
     """Run the page's blocks; returns why blocks were skipped."""
+    from edgeinfer._planning.registry import names, unregister_backend
+
     _workdir(examples, folder)
     namespace: dict[str, object] = {"__name__": "__main__"}
     skipped: list[str] = []
     found = blocks(page)
     previous = Path.cwd()
+    backends_before = set(names())
+    modules_before = set(sys.modules)
+    sys.path.insert(0, str(folder))
     os.chdir(folder)
     try:
         for index, block in enumerate(found):
@@ -131,6 +158,10 @@ def _run_page(page: Path, examples: Path, folder: Path) -> list[str]:
             if block.info.startswith("python no-run"):
                 assert ":" in block.info, f"{block.where}: 'python no-run' needs ': <why>'"
                 skipped.append(f"{block.where}: {block.info}")
+                continue
+            module = _module_file(block)
+            if module is not None:
+                (folder / module).write_text(block.code, encoding="utf-8")
                 continue
             missing = _missing_hardware(block.info)
             if missing is not None:
@@ -157,6 +188,13 @@ def _run_page(page: Path, examples: Path, folder: Path) -> list[str]:
                     )
     finally:
         os.chdir(previous)
+        sys.path.remove(str(folder))
+        for name in set(names()) - backends_before:
+            unregister_backend(name)
+        for name in set(sys.modules) - modules_before:  # the page's own modules, not a runtime's
+            module_file = getattr(sys.modules[name], "__file__", None) or ""
+            if module_file.startswith(str(folder)):
+                del sys.modules[name]
     return skipped
 
 
@@ -165,6 +203,26 @@ def test_page_runs(page: Path, examples: Path, tmp_path: Path) -> None:
     skipped = _run_page(page, examples, tmp_path)
     for reason in skipped:
         print(f"not run: {reason}")
+
+
+def test_fences(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```python file=plugin.py\nX = 1\n```\n\n- item\n\n  ```python\n  import plugin\n"
+        "  print(plugin.X)\n  ```\n\n  ```output\n  1\n  ```\n",
+        encoding="utf-8",
+    )
+    found = blocks(page)
+    assert [(block.kind, block.code) for block in found] == [
+        ("python", "X = 1\n"),
+        ("python", "import plugin\nprint(plugin.X)\n"),
+        ("output", "1\n"),
+    ]
+    assert _module_file(found[0]) == "plugin.py"
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "run").mkdir()
+    _run_page(page, tmp_path / "examples", tmp_path / "run")
+    assert "plugin" not in sys.modules
 
 
 def test_output_matching_rules() -> None:
