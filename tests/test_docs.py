@@ -15,8 +15,10 @@ Fences (the word after the opening backticks, and what follows it):
   backend registered as ``"NAME:Class"``, say). It is not run itself.
 - anything else (``text``, ``sh``, ``toml``): not run.
 
-A fence may be indented (inside a list item); its lines are dedented. Backends a page registers
-are unregistered after it, so pages cannot leak into each other.
+A fence may be indented (inside a list item); its lines are dedented. Each page runs in a
+folder of its own, with ``EDGEINFER_CACHE`` pointing inside it (a measured selection measures,
+nothing lands in the user's cache); backends a page registers are unregistered after it, so
+pages cannot leak into each other.
 
 A well-kept markdown runner (pytest-markdown-docs, pytest-examples) was considered: neither
 checks a separate output block, and the docs keep output apart from code so it can be read; the
@@ -199,8 +201,15 @@ def _run_page(page: Path, examples: Path, folder: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
-def test_page_runs(page: Path, examples: Path, tmp_path: Path) -> None:
-    skipped = _run_page(page, examples, tmp_path)
+def test_page_runs(
+    page: Path, examples: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What pages cache (measured selections, engines) goes to a folder of this test, not the
+    # user's cache: a page's first measured load then really measures.
+    monkeypatch.setenv("EDGEINFER_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    run.mkdir()
+    skipped = _run_page(page, examples, run)
     for reason in skipped:
         print(f"not run: {reason}")
 
