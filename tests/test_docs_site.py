@@ -1,15 +1,20 @@
-"""The documentation site builds: ``mkdocs build --strict`` (material theme, the API reference
-generated from the docstrings by mkdocstrings) with no warning: no broken link or anchor, no page
-left out of the nav, no docstring mkdocstrings cannot render. ``nox -s docs`` runs the same build.
+"""The generated documentation: the site and pydoc's page.
 
-Skipped, with the reason, where mkdocs and its plugins are not installed (they come with the
-``test`` extra).
+``mkdocs build --strict`` (material theme, the API reference generated from the docstrings by
+mkdocstrings) must pass with no warning: no broken link or anchor, no page left out of the nav, no
+docstring mkdocstrings cannot render. ``nox -s docs`` runs the same build. Skipped, with the
+reason, where mkdocs and its plugins are not installed (they come with the ``test`` extra).
+
+``python -m pydoc edgeinfer`` lists the public functions only (the lazy-loading machinery,
+``__getattr__`` and ``__dir__``, stays out of it), and ``python -m edgeinfer --version`` answers.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import pydoc
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +59,28 @@ def test_site_builds_strict(tmp_path: Path) -> None:
     assert (site / "index.html").is_file()
     reference = (site / "reference" / "index.html").read_text(encoding="utf-8")
     assert "Open a model on the best backend" in reference  # load()'s docstring, rendered
+
+
+def test_pydoc_lists_public_functions_only() -> None:
+    import edgeinfer
+
+    page = pydoc.render_doc(edgeinfer, renderer=pydoc.plaintext)
+    functions = page.split("\nFUNCTIONS\n", 1)[1].split("\nVERSION\n", 1)[0]
+    listed = set(re.findall(r"^    (\w+)\(", functions, re.M))
+    assert listed, "pydoc lists no function"
+    assert not {name for name in listed if name.startswith("_")}
+    assert listed <= set(edgeinfer.__all__)
+    assert {"load", "backends", "devices", "health"} <= listed
+
+
+def test_version_flag() -> None:
+    import edgeinfer
+
+    result = subprocess.run(
+        [sys.executable, "-m", "edgeinfer", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.strip() == f"edgeinfer {edgeinfer.__version__}"
