@@ -10,7 +10,7 @@ import json
 
 import nox
 
-nox.options.sessions = ["tests", "bare", "lint", "typecheck"]
+nox.options.sessions = ["tests", "bare", "lint", "typecheck", "docs"]
 nox.options.error_on_missing_interpreters = False
 nox.options.reuse_existing_virtualenvs = True
 
@@ -230,7 +230,7 @@ def bare(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff: lint and format check."""
     session.install("-q", "ruff")
-    paths = ["src", "tests", "benchmarks", "noxfile.py"]
+    paths = ["src", "tests", "benchmarks", "tools", "noxfile.py"]
     session.run("ruff", "check", *paths)
     session.run("ruff", "format", "--check", *paths)
 
@@ -240,3 +240,17 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
     session.install("-q", "-e", ".", "mypy")
     session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The docs: the site built with mkdocs --strict, then every python block run.
+
+    The site goes to site/; any warning (a broken link or anchor, a page left out of the nav, a
+    docstring mkdocstrings cannot render) fails the build. tests/test_docs.py then runs the
+    README's and docs/'s examples on the example models."""
+    session.install("-q", "-e", ".[test]")  # the docs' examples need every runtime installable
+    session.run(
+        "mkdocs", "build", "--strict", "--site-dir", "site", env={"NO_MKDOCS_2_WARNING": "1"}
+    )
+    session.run("python", "-m", "pytest", "tests/test_docs.py", *session.posargs)

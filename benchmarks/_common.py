@@ -33,7 +33,8 @@ _MODEL_FILES = {ONE_OP: "one_op.onnx", MOBILENET: "mobilenet_v2.onnx"}
 INPUT_SHAPES: dict[str, tuple[int, ...]] = {ONE_OP: (1, 16), MOBILENET: (1, 3, 224, 224)}
 CPU_PROVIDER = "CPUExecutionProvider"
 # What edgeinfer's ONNX Runtime backend sets on SessionOptions (session_options() in
-# src/edgeinfer/backends/_ort_config.py): errors-only logging, and intra-op threads when given.
+# src/edgeinfer/backends/onnxruntime/config.py): fatal-only logging, and intra-op threads when
+# given.
 # It leaves inter_op_num_threads at onnxruntime's default (0; unused in sequential mode).
 EDGEINFER_LOG_SEVERITY = 4
 

@@ -3,25 +3,22 @@
 ``python -m edgeinfer.examples [FOLDER]`` (or ``edgeinfer.examples.build(folder)``) writes, into
 FOLDER (default: the current one), every model the docs use:
 
-============================== ===========================================================
-``mobilenet.onnx``             MobileNetV2-class classifier (the bench's reference workload;
-                               random weights): ``input`` float32 [1, 3, 224, 224] ->
-                               ``logits`` float32 [1, 1000]
-``mobilenet.tflite``           the same network and weights as TFLite (NHWC input)
-``mobilenet_int8.tflite``      full-int8 TFLite of it (int8 input and output)
-``mobilenet.xml`` + ``.bin``   OpenVINO IR of it (only when OpenVINO is installed)
-``models/``                    a folder of variants of one model: ``mobilenet.onnx``,
-                               ``mobilenet.tflite``, ``mobilenet_int8.tflite``
-``coral/``                     ``model_edgetpu.tflite`` (named as the Edge TPU compiler names
-                               its output) beside ``model.tflite``, its CPU fallback
-``kws.onnx``                   the MLPerf Tiny keyword-spotting DS-CNN: ``input`` [1, 1, 49, 10]
-``linear.onnx``                ``y = x @ W + b``: ``x`` float32 [batch, 8] -> ``y`` [batch, 4]
-``multi_io.onnx``              four inputs of four dtypes, four outputs
-``detector.onnx``              a detector-like net with fully dynamic input
-                               ``images`` [batch, 3, height, width] whose strides need H and W
-                               multiples of 32, and ``imgsz`` metadata as Ultralytics writes it
-``custom_op.onnx``             a model with an operator no runtime knows
-============================== ===========================================================
+- ``mobilenet.onnx``: a MobileNetV2-class classifier (the bench's reference workload; random
+  weights): ``input`` float32 [1, 3, 224, 224] -> ``logits`` float32 [1, 1000]
+- ``mobilenet.tflite``: the same network and weights as TFLite (NHWC input)
+- ``mobilenet_int8.tflite``: a full-int8 TFLite of it (int8 input and output)
+- ``mobilenet.xml`` + ``.bin``: OpenVINO IR of it (only when OpenVINO is installed)
+- ``models/``: a folder of variants of one model: ``mobilenet.onnx``, ``mobilenet.tflite``,
+  ``mobilenet_int8.tflite``
+- ``coral/``: ``model_edgetpu.tflite`` (named as the Edge TPU compiler names its output) beside
+  ``model.tflite``, its CPU fallback
+- ``kws.onnx``: the MLPerf Tiny keyword-spotting DS-CNN: ``input`` [1, 1, 49, 10]
+- ``linear.onnx``: ``y = x @ W + b``: ``x`` float32 [batch, 8] -> ``y`` [batch, 4]
+- ``multi_io.onnx``: four inputs of four dtypes, four outputs
+- ``detector.onnx``: a detector-like net with fully dynamic input ``images`` [batch, 3, height,
+  width] whose strides need H and W multiples of 32, and ``imgsz`` metadata as Ultralytics
+  writes it
+- ``custom_op.onnx``: a model with an operator no runtime knows
 
 Builders need the ``bench`` extra's packages (onnx, ai-edge-litert, flatbuffers); a file whose
 builder cannot run here is left out with the reason (``build`` returns what it wrote and why
