@@ -22,8 +22,8 @@ import edgeinfer
 
 HAVE_KSERVE = importlib.util.find_spec("kserve") is not None
 HAVE_CLIENT = importlib.util.find_spec("tritonclient") is not None
-NO_KSERVE = "KServe is not installed: pip install 'edgeinfer[serve]' (nox -s serve runs these)"
-NO_CLIENT = "tritonclient is not installed: pip install 'edgeinfer[remote]'"
+NO_KSERVE = "KServe is not installed: pip install '.[serve]' (nox -s serve runs these)"
+NO_CLIENT = "tritonclient is not installed: pip install '.[remote]'"
 START_TIMEOUT = 120.0  # importing kserve takes seconds on a busy 2-core machine
 
 

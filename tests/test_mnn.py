@@ -117,7 +117,7 @@ def test_not_installed_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> No
     try:
         found = mnn_backend.MnnBackend.availability()
         assert not found.available
-        assert found.hint == "pip install 'edgeinfer[mnn]'"
+        assert found.hint == "pip install mnn (what edgeinfer's 'mnn' extra installs)"
     finally:
         mnn_backend._availability.cache_clear()
 

@@ -184,7 +184,7 @@ def test_not_installed_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> No
     try:
         found = ncnn_backend.NcnnBackend.availability()
         assert not found.available
-        assert found.hint == "pip install 'edgeinfer[ncnn]'"
+        assert found.hint == "pip install ncnn (what edgeinfer's 'ncnn' extra installs)"
     finally:
         ncnn_backend._availability.cache_clear()
 

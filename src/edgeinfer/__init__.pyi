@@ -24,6 +24,8 @@ from edgeinfer._model.load import load as load
 from edgeinfer._model.model import Model as Model
 from edgeinfer._model.offload import OffloadPolicy as OffloadPolicy
 from edgeinfer._model.profile import OperatorProfile as OperatorProfile
+from edgeinfer._model.select import Selection as Selection
+from edgeinfer._model.select import Trial as Trial
 from edgeinfer._model.stats import LatencyStats as LatencyStats
 from edgeinfer._planning.detect import devices as devices
 from edgeinfer._planning.devices import DeviceRequest as DeviceRequest

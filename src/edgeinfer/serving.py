@@ -43,7 +43,8 @@ def _import_kserve() -> Any:
         import kserve
     except ImportError as error:
         raise ImportError(
-            f"edgeinfer.serving needs KServe ({error}): pip install 'edgeinfer[serve]'"
+            f"edgeinfer.serving needs KServe ({error}): pip install kserve 'tritonclient[http]' "
+            "(what edgeinfer's 'serve' extra installs)"
         ) from error
     finally:
         sys.argv = argv

@@ -37,7 +37,7 @@ import numpy as np
 
 from edgeinfer._errors import DeviceError, EdgeInferError, InferenceError, InvalidInput
 from edgeinfer._kit.contract import Session
-from edgeinfer._model.inputs import InputChecker
+from edgeinfer._model.inputs import InputChecker, differ_fix
 from edgeinfer._planning.plan import REMOTE, Candidate
 from edgeinfer._types import TensorSpec, _ToDict
 
@@ -379,13 +379,8 @@ class Chain:
         try:
             feeds = link.check(inputs)
         except InvalidInput as mismatch:
-            self._event(
-                "skipped",
-                failed,
-                link,
-                f"its inputs differ ({mismatch}); load with float_io=True to let a quantised "
-                "candidate take float inputs",
-            )
+            self._event("skipped", failed, link,
+                        f"its inputs differ ({mismatch}){differ_fix(link.inputs)}")  # fmt: skip
             return None
         try:
             return link.backend.run(feeds)

@@ -10,7 +10,7 @@ import numpy as np
 from edgeinfer._errors import InvalidInput
 from edgeinfer._types import TensorSpec
 
-__all__ = ["InputChecker"]
+__all__ = ["InputChecker", "differ_fix"]
 
 
 class _Check:
@@ -230,3 +230,12 @@ class InputChecker:
         if unknown:
             parts.append(f"unknown input(s) {', '.join(unknown)}")
         raise InvalidInput(f"{'; '.join(parts)}; the model's inputs are: {self._listing()}")
+
+
+def differ_fix(specs: Sequence[TensorSpec]) -> str:
+    """The fix to suggest when another candidate's inputs differ from the caller's: float_io
+    only where that candidate's inputs are quantised (it converts dtypes, not shapes or
+    layouts)."""
+    if any(spec.quantization is not None for spec in specs):
+        return "; load with float_io=True to let a quantised candidate take float inputs"
+    return "; a candidate whose input shapes or layout differ (NHWC, NCHW) cannot take them"

@@ -172,10 +172,11 @@ def load(
     Raises ``FileNotFoundError``; ``ConfigurationError`` for bad arguments; ``InvalidInput`` when
     ``warmup_inputs`` do not match the model; ``ModelError`` when the file is unreadable or
     unsafe whichever backend reads it; ``BackendUnavailable`` when the runtimes it needs are not
-    installed; otherwise, when no candidate opened, the failure itself where there was one
-    candidate (``ModelIncompatible``, ``DeviceError``, ``InferenceError``, ``OutOfMemory``) or
-    ``NoBackendAvailable``, whose ``attempts`` say what each candidate did. Every error raised
-    carries ``attempts``.
+    installed; otherwise, when no candidate opened, ``NoBackendAvailable``, whose ``attempts`` say
+    what each candidate did and whose cause is the last failure's native error. With
+    ``fallback=False`` the first candidate's own failure is raised (``ModelIncompatible``,
+    ``DeviceError``, ``InferenceError``, ``OutOfMemory``...). Every error raised carries
+    ``attempts``.
     """
     load_started = time.perf_counter()
     _check_arguments(threads, precision, warmup)

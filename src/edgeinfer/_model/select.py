@@ -26,7 +26,7 @@ import numpy as np
 
 from edgeinfer._errors import EdgeInferError, InvalidInput
 from edgeinfer._kit.contract import Session
-from edgeinfer._model.inputs import InputChecker
+from edgeinfer._model.inputs import InputChecker, differ_fix
 from edgeinfer._model.model import Model
 from edgeinfer._model.opening import Loader, final_error
 from edgeinfer._model.selection_cache import candidate_id, read_choice, write_choice
@@ -209,7 +209,9 @@ def fastest(
         cached=False,
         max_error=settings.max_error,
     )
-    write_choice(settings.key, selection.chosen, [trial.to_dict() for trial in trials])
+    write_choice(
+        settings.key, selection.chosen, [trial.to_dict() for trial in trials], selection.reference
+    )
     _log.info("select='fastest' chose %s", trials[chosen].describe())
     return _serve(loader, steps, opened, chosen, attempts, [], selection)
 
@@ -226,10 +228,7 @@ def _measure(
             feeds = InputChecker(session.inputs, session.dim_names())(inputs)
             out = session.run(feeds)
         except InvalidInput as error:
-            why = (
-                f"not eligible: its inputs differ ({error}); float_io=True lets a quantised "
-                "candidate take float inputs"
-            )
+            why = f"not eligible: its inputs differ ({error}){differ_fix(session.inputs)}"
             verdicts[index] = (False, why, None, None)
             continue
         except EdgeInferError as error:
@@ -317,10 +316,9 @@ def _from_cache(
         _log.info("the cached choice %s failed to open: measuring again", entry["chosen"])
         return None
     trials = tuple(Trial(**trial) for trial in entry.get("trials", ()))
-    reference = next((t for t in trials if t.max_error == 0.0), None)
     selection = Selection(
         entry["chosen"],
-        None if reference is None else f"{reference.backend} on {reference.device}",
+        entry.get("reference"),
         trials,
         time.perf_counter() - started,
         cached=True,

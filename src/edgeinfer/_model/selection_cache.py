@@ -92,12 +92,15 @@ def read_choice(key: str) -> dict[str, Any] | None:
     return entry
 
 
-def write_choice(key: str, chosen: str, trials: Sequence[Mapping[str, Any]]) -> Path:
+def write_choice(
+    key: str, chosen: str, trials: Sequence[Mapping[str, Any]], reference: str | None = None
+) -> Path:
     """Store a selection; returns the file written."""
     entry = {
         "schema": SCHEMA,
         "key": key,
         "chosen": chosen,
+        "reference": reference,
         "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "trials": list(trials),
     }

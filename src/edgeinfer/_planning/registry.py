@@ -118,6 +118,14 @@ _PACKAGES = {  # what each extra of edgeinfer installs: named in hints, which wo
     "edgetpu": "ai-edge-litert",
     "openvino": "openvino",
     "coreml": "coremltools",
+    "ncnn": "ncnn",
+    "mnn": "mnn",
+    "executorch": "executorch torch",
+    "rknn": "rknn-toolkit-lite2",
+    "remote": "'tritonclient[http]'",
+    "tensorrt-cu12": "tensorrt-cu12 'cuda-python>=12,<13' --extra-index-url https://pypi.nvidia.com",
+    "tensorrt-cu13": "tensorrt-cu13 'cuda-python>=13,<14' --extra-index-url https://pypi.nvidia.com",
+    "tensorrt": "tensorrt-cu13 'cuda-python>=13,<14' --extra-index-url https://pypi.nvidia.com",
 }
 
 

@@ -105,7 +105,7 @@ def decide_availability(
             f"coremltools {tools} is installed without libcoremlpython, its binding to Core ML "
             f"(no macOS wheel for Python {platform.python_version()}?), so it cannot predict",
             "install a coremltools release with a macOS wheel for this Python: "
-            "pip install --force-reinstall 'edgeinfer[coreml]'",
+            "pip install --force-reinstall coremltools",
             tools,
         )
     return Availability(

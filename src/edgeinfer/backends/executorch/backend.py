@@ -49,7 +49,10 @@ from edgeinfer.backends.executorch.specs import method_specs
 
 __all__ = ["ExecuTorchBackend"]
 
-_HINT = "pip install 'edgeinfer[executorch]' (the ExecuTorch runtime and the torch it loads)"
+_HINT = (
+    "pip install executorch torch (what edgeinfer's 'executorch' extra installs: the ExecuTorch "
+    "runtime and the torch it loads)"
+)
 _OPTION_KEYS = ("method",)
 _LOAD_RULES = (
     ErrorRule(ModelIncompatible, messages=("not registered", "NotSupported", "not found")),

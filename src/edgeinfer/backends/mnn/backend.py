@@ -59,7 +59,7 @@ from edgeinfer.backends.mnn.tensors import read, spec_of, write
 
 __all__ = ["MnnBackend"]
 
-_HINT = "pip install 'edgeinfer[mnn]'"
+_HINT = "pip install mnn (what edgeinfer's 'mnn' extra installs)"
 
 
 @functools.lru_cache(maxsize=1)

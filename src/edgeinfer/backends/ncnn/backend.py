@@ -59,7 +59,7 @@ from edgeinfer.backends.ncnn.param import ParamFacts, read_param
 __all__ = ["NcnnBackend"]
 
 _log = logging.getLogger("edgeinfer")
-_HINT = "pip install 'edgeinfer[ncnn]'"
+_HINT = "pip install ncnn (what edgeinfer's 'ncnn' extra installs)"
 _FLOAT = np.dtype(np.float32)
 
 

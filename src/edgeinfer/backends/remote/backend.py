@@ -49,7 +49,7 @@ from edgeinfer.backends.remote.specs import specs
 
 __all__ = ["RemoteBackend"]
 
-_HINT = "pip install 'edgeinfer[remote]'"
+_HINT = "pip install 'tritonclient[http]' (what edgeinfer's 'remote' extra installs)"
 _log = logging.getLogger("edgeinfer")
 
 

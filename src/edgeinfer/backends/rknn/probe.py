@@ -18,7 +18,7 @@ from edgeinfer.backend import Roots, rockchip_npu_nodes, rockchip_soc
 __all__ = ["DRIVER_HINT", "LIBRARY_HINT", "PACKAGE_HINT", "NpuDiagnosis", "diagnose"]
 
 PACKAGE_HINT = (
-    "on the board (Linux aarch64): pip install 'edgeinfer[rknn]' (rknn-toolkit-lite2); "
+    "on the board (Linux aarch64): pip install rknn-toolkit-lite2 (edgeinfer's 'rknn' extra); "
     "convert models to .rknn on a PC with rknn-toolkit2"
 )
 LIBRARY_HINT = (

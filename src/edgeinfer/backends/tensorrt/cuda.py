@@ -34,8 +34,8 @@ __all__ = ["DeviceBuffer", "call", "error_name", "import_cudart", "select_device
 HINT = (
     "pip install 'cuda-python>=13,<14' for a CUDA 13 driver (580 or later) or "
     "'cuda-python>=12,<13' for a CUDA 12 driver (525 or later), the CUDA major of your TensorRT "
-    "(tensorrt-cu13 or tensorrt-cu12; 'edgeinfer[tensorrt-cu13]' and 'edgeinfer[tensorrt-cu12]' "
-    "bring both)"
+    "(tensorrt-cu13 or tensorrt-cu12; edgeinfer's 'tensorrt-cu13' and 'tensorrt-cu12' extras "
+    "install both)"
 )
 _DRIVER_HINT = (
     "install or update the NVIDIA driver (nvidia-smi must list the GPU; on Jetson the driver "
@@ -44,8 +44,8 @@ _DRIVER_HINT = (
 _OLD_DRIVER_HINT = (
     "install the NVIDIA driver (nvidia-smi must list the GPU and the CUDA version it supports; "
     "on Jetson the driver comes with JetPack); a driver for CUDA 12 (525 or later) runs the "
-    "CUDA 12 builds: pip install 'edgeinfer[tensorrt-cu12]' --extra-index-url "
-    "https://pypi.nvidia.com; or use device='cpu'"
+    "CUDA 12 builds: pip install tensorrt-cu12 'cuda-python>=12,<13' --extra-index-url "
+    "https://pypi.nvidia.com (edgeinfer's 'tensorrt-cu12' extra); or use device='cpu'"
 )
 
 
