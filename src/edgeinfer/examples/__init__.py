@@ -8,6 +8,8 @@ FOLDER (default: the current one), every model the docs use:
 - ``mobilenet.tflite``: the same network and weights as TFLite (NHWC input)
 - ``mobilenet_int8.tflite``: a full-int8 TFLite of it (int8 input and output)
 - ``mobilenet.xml`` + ``.bin``: OpenVINO IR of it (only when OpenVINO is installed)
+- ``mobilenet_ncnn.param`` + ``.bin``: an NCNN network of it (written directly, no converter)
+- ``mobilenet.mnn``: an MNN model of it (only when mnn, whose converter writes it, is installed)
 - ``models/``: a folder of variants of one model: ``mobilenet.onnx``, ``mobilenet.tflite``,
   ``mobilenet_int8.tflite``
 - ``coral/``: ``model_edgetpu.tflite`` (named as the Edge TPU compiler names its output) beside
@@ -52,6 +54,14 @@ def _ir(target: Path) -> None:
     openvino.save_model(core.read_model(str(ensure("mobilenet_v2", "onnx", "fp32"))), str(target))
 
 
+def _ncnn(target: Path) -> None:
+    from edgeinfer.bench._workloads import ensure
+
+    param = ensure("mobilenet_v2", "ncnn", "fp32")
+    shutil.copyfile(param.with_suffix(".bin"), target.with_suffix(".bin"))  # the weights first
+    shutil.copyfile(param, target)
+
+
 def _graph(name: str) -> Callable[[Path], None]:
     def write(target: Path) -> None:
         from edgeinfer.examples import _graphs
@@ -76,6 +86,8 @@ EXAMPLES: dict[str, Callable[[Path], None]] = {
     "mobilenet.tflite": _workload("mobilenet_v2", "tflite", "fp32"),
     "mobilenet_int8.tflite": _workload("mobilenet_v2", "tflite", "int8"),
     "mobilenet.xml": _ir,
+    "mobilenet_ncnn.param": _ncnn,
+    "mobilenet.mnn": _workload("mobilenet_v2", "mnn", "fp32"),
     "models": _folder(
         {
             "mobilenet.onnx": _workload("mobilenet_v2", "onnx", "fp32"),
