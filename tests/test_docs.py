@@ -108,7 +108,8 @@ def _missing_hardware(info: str) -> str | None:
     import edgeinfer
 
     kinds = {device.kind for device in edgeinfer.devices()}
-    return None if need in kinds else f"needs a {need}, and this machine has none"
+    article = "an" if need[0] in "aeiou" else "a"
+    return None if need in kinds else f"needs {article} {need}, and this machine has none"
 
 
 @pytest.fixture(scope="session")

@@ -211,7 +211,8 @@ class Placement(_ToDict):
         return text
 
     def table_lines(self) -> list[str]:
-        """The report as lines for a terminal: the summary, then one line per group."""
+        """The report as lines for a terminal: the summary, one line per group, then where the
+        figures come from, what is unknown and why, and the notes."""
         lines = [self.summary()]
         lines.extend(f"  {group.line()}" for group in self.groups)
         lines.append(f"  source: {self.source}")
