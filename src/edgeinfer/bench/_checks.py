@@ -181,12 +181,13 @@ def _input_file(text: str) -> dict[str | None, Any]:
         )
     if not path.is_file():
         raise UsageError(f"--inputs {text}: no such file")
+    found: dict[str | None, Any]
     try:
-        with np.load(path, allow_pickle=False) as loaded:
-            found: dict[str | None, Any] = {name: np.asarray(loaded[name]) for name in loaded.files}
-    except AttributeError:  # a .npy: np.load gives the array itself, not a context manager
-        array = np.load(path, allow_pickle=False)
-        found = {None: np.asarray(array)}
+        if suffix == ".npy":
+            found = {None: np.asarray(np.load(path, allow_pickle=False))}
+        else:
+            with np.load(path, allow_pickle=False) as loaded:
+                found = {name: np.asarray(loaded[name]) for name in loaded.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise UsageError(f"--inputs {text}: not a numpy file ({error})") from None
     if not found:
@@ -313,12 +314,15 @@ def _match_inputs(path: Path, facts: Any, queries: Iterable[Mapping[str | None, 
         missing = [name for name in names if name not in query]
         unknown = [name for name in query if name not in names]
         if missing or unknown:
-            problem = (
-                f"lacks {', '.join(map(str, missing))}"
-                if missing
-                else (f"names {', '.join(map(str, unknown))}, which {path.name} does not have")
+            problems = []
+            if missing:
+                problems.append(f"lacks {', '.join(map(str, missing))}")
+            if unknown:
+                problems.append(f"names {', '.join(map(str, unknown))}, which it does not take")
+            raise UsageError(
+                f"--inputs: the .npz {' and '.join(problems)} ({path.name} takes "
+                f"{', '.join(names)})"
             )
-            raise UsageError(f"--inputs: the .npz {problem} ({path.name} takes {', '.join(names)})")
 
 
 def check_models(

@@ -221,14 +221,21 @@ def _headline(run: dict[str, Any]) -> tuple[str, float] | None:
     return headline["metric"], float(headline["value"])
 
 
-def _slices(run: dict[str, Any], metric: str) -> tuple[list[float], str]:
-    variation = run.get("variation") or {}
-    if metric == "throughput":
-        return list(variation.get("segment_throughput") or ()), "slice throughputs"
-    p90 = variation.get("segment_p90_us")
-    if p90:
-        return list(p90), "slice p90s"
-    return list(variation.get("segment_p50_us") or ()), "slice medians"
+def _slices(
+    old: dict[str, Any], new: dict[str, Any], metric: str
+) -> tuple[list[float], list[float], str]:
+    """The two runs' slices of the same statistic: p90s (throughputs for Offline), or medians
+    for both when one file predates p90 slices (never a p90 against a median)."""
+    was, now = old.get("variation") or {}, new.get("variation") or {}
+    keys = (
+        [("segment_throughput", "slice throughputs")]
+        if metric == "throughput"
+        else [("segment_p90_us", "slice p90s"), ("segment_p50_us", "slice medians")]
+    )
+    for key, what in keys:
+        if was.get(key) and now.get(key):
+            return list(was[key]), list(now[key]), what
+    return [], [], "no slices"
 
 
 def compare(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
@@ -250,7 +257,7 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
             continue
         (metric, new_value), old_value = new_headline, old_headline[1]
         change = (new_value - old_value) / old_value
-        (old_slices, what), (new_slices, _) = _slices(before[key], metric), _slices(run, metric)
+        old_slices, new_slices, what = _slices(before[key], run, metric)
         if quick:
             pending.append((key, metric, old_value, new_value, change, None, "--quick runs"))
         elif len(old_slices) < 2 or len(new_slices) < 2:

@@ -239,9 +239,11 @@ def build_plan(
     for name in backends or ():
         if name not in names:
             raise UnknownBackend(name, tuple(names))
-    plan = Plan(unavailable=_unavailable(infos, backends))
-    wanted = _devices(devices, plan)
     targets = targets_of(models, file_precision)
+    formats = {t.format for t in targets}
+    # the backends not available that would read one of these models: with why and the fix
+    plan = Plan(unavailable=_unavailable([i for i in infos if formats & set(i.formats)], backends))
+    wanted = _devices(devices, plan)
     for target in targets:
         runs_in = _wanted(target, targets, precisions)
         if not runs_in:

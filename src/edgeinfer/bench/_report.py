@@ -94,8 +94,9 @@ def _rules_line(s: dict[str, Any]) -> str:
         )
     else:
         count = f"{s['duration_s']:g} s and >= {s['min_queries']} queries"
+    runs = s.get("warmup_runs") or 0
     warmup = f"{s['warmup_s']:g} s" + (
-        f" and {s['warmup_runs']} queries" if s.get("warmup_runs") else ""
+        f" and {runs} quer{'y' if runs == 1 else 'ies'}" if runs else ""
     )
     flight = s.get("concurrency") or 1
     in_flight = f"; {flight} queries in flight (threads)" if flight > 1 else ""

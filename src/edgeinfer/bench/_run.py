@@ -142,6 +142,7 @@ class Session:
             record["load_ms"] = (time.perf_counter() - started) * 1e3
             try:
                 record["device"] = model.device
+                record["details"] = {str(k): str(v) for k, v in model.details.items()}
                 record["runtime_precision"] = model.details.get("precision")
                 record["id"] = f"{t.name}/{t.format}/{spec.precision}/{spec.backend}/{model.device}"
                 self._run_loaded(spec, model, record, outcome, phase)
@@ -174,6 +175,7 @@ class Session:
             native(model, f)
             for f in feeds or [_generated(specs, k) for k in range(s.parity_inputs)]
         ]
+        record["input_shapes"] = {name: list(array.shape) for name, array in own[0].items()}
         started = time.perf_counter_ns()
         first = model.run(own[0])
         record["first_inference_ms"] = (time.perf_counter_ns() - started) / 1e6

@@ -82,12 +82,14 @@ def _is_model(path: Path) -> bool:
     return True
 
 
-def select_one(path: Path, settings: Mapping[str, Any], refresh: bool = True) -> dict[str, Any]:
+def select_one(
+    path: Path, settings: Mapping[str, Any], refresh: bool = True, name: str | None = None
+) -> dict[str, Any]:
     """``load(path, select="fastest")``: the choice and every trial, or the error."""
     from edgeinfer._model.load import load
 
     entry: dict[str, Any] = {
-        "model": path.stem if path.is_file() else path.name,
+        "model": name or (path.stem if path.is_file() else path.name),
         "path": str(path),
         "chosen": None,
         "cached": None,
@@ -128,7 +130,10 @@ def run_selection(models: Sequence[str], settings: Mapping[str, Any]) -> list[di
         from edgeinfer.bench._matrix import workloads_module
 
         models = list(workloads_module().WORKLOADS)
-    return [select_one(_model_path(text), settings) for text in models]
+    return [
+        select_one(_model_path(text), settings, name=None if Path(text).exists() else text)
+        for text in models
+    ]
 
 
 def _same_file(a: str | None, b: str | None) -> bool:
