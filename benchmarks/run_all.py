@@ -26,6 +26,7 @@ SCRIPTS = (
     "bench_cli_vs_raw.py",
     "bench_recorder.py",
     "bench_isolation.py",
+    "bench_selection.py",
 )
 # Lines a script prints that the summary repeats: verdicts against targets, and conclusions.
 SUMMARY_PREFIXES = ("RESULT ", "CONCLUSION ")
