@@ -347,10 +347,10 @@ def parser() -> argparse.ArgumentParser:
         action="extend",
         type=_precisions,
         metavar="P",
-        help="fp32, fp16, bf16 or int8: a file of that precision runs as it is; otherwise a "
-        "backend that converts (openvino: fp32/fp16/bf16 hint; tensorrt: fp32/fp16/bf16 "
-        "builder flags) runs the fp32 file converted, and the others are listed as not run "
-        "(for them --precision only filters)",
+        help="fp32, fp16, bf16 or int8: a file of that precision runs as it is; where none "
+        "exists, a backend that converts (openvino: its fp16/bf16 precision hint; tensorrt: "
+        "its fp16/bf16 builder flags) runs the fp32 file converted at load, and the others "
+        "are listed as not run (for them --precision only filters)",
     )
     p.add_argument(
         "--file-precision",
