@@ -26,10 +26,10 @@ from edgeinfer.bench import (
     EXIT_USAGE,
     main,
 )
-from edgeinfer.bench._args import parse_option, parse_shape
 from edgeinfer.bench._compare import compare, mann_whitney
 from edgeinfer.bench._harness import concurrent_loop
 from edgeinfer.bench._matrix import build_plan
+from edgeinfer.bench._syntax import parse_option, parse_shape
 from edgeinfer.bench._table import fit, table_rows
 
 AVAILABLE = {info.name for info in edgeinfer.backends() if info.available}

@@ -170,8 +170,8 @@ def _why_builtin(args: argparse.Namespace) -> str | None:
 
 def _prepare(args: argparse.Namespace, checked: Checked) -> tuple[Harness, Plan]:
     """The harness and the plan; the MODEL files checked against --shape and --inputs."""
-    from edgeinfer.bench._checks import check_models
     from edgeinfer.bench._matrix import build_plan, model_files
+    from edgeinfer.bench._model_checks import check_models
 
     harness = pick_harness(args.harness, _why_builtin(args))
     files = [
