@@ -15,14 +15,18 @@ not normal), is exact for these sizes (the U distribution counted, no approximat
 are no ties), and with 10 slices a side it can reach p = 1e-5. A bootstrap confidence interval
 would be the other choice, but with 10 values per side its coverage falls short of its nominal
 level. Because a file holds many runs, the p-values are corrected for multiple comparisons with
-Holm's method (family-wise error ``ALPHA``). A change is reported only when it passes the test
-**and** the headline moved by at least ``MIN_CHANGE`` (5%): a significant 1% is real, but
-machines drift by that much between runs minutes apart, which slices of one run cannot see.
-Everything else is "within noise".
+Holm's method (family-wise error ``ALPHA``, 0.01: a regression gate should rarely cry wolf, and
+with 10 slices a side a clear shift still reaches it among hundreds of runs). A change is
+reported only when it passes the test **and** the headline moved by at least ``MIN_CHANGE``
+(5%): a significant 1% is real, but machines drift by that much between runs minutes apart,
+which slices of one run cannot see. Everything else is "within noise".
 
-``--quick`` runs (0.5 s) are too short to compare: the drift between two runs dwarfs what their
-slices show, so they are not judged, with a warning. Older files without per-slice p90s (schema
-1 before slices carried them) are tested on their slice medians.
+The test assumes that what differs between the two runs is the software, not the machine's
+other load, which slices cannot tell apart. So a run measured on a busy machine (a 1-minute load
+average above ``_record.BUSY_LOAD`` x its logical cores, before or after the run) is not judged,
+and ``--quick`` runs (0.5 s) are too short to compare (the drift between two runs dwarfs what
+their slices show): both are reported as "not judged", with the reason. Older files without
+per-slice p90s (schema 1 before slices carried them) are tested on their slice medians.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeinfer.bench._fingerprint import differences
+from edgeinfer.bench._record import busy_load
 from edgeinfer.bench._schema import SCHEMA_VERSION
 
 __all__ = [
@@ -47,7 +52,7 @@ __all__ = [
     "mann_whitney",
 ]
 
-ALPHA = 0.05
+ALPHA = 0.01
 MIN_CHANGE = 0.05
 _EXACT_LIMIT = 400  # n1 * n2 up to which the U distribution is counted exactly
 _QUICK_WARNING = (
@@ -238,6 +243,17 @@ def _slices(
     return [], [], "no slices"
 
 
+def _busy(*pairs: tuple[dict[str, Any], dict[str, Any]]) -> list[str]:
+    """Why a run's machine was too busy to judge, for each (document, run) that says so."""
+    found = []
+    for which, (doc, run) in zip(("old", "new"), pairs, strict=True):
+        cores = (doc.get("fingerprint") or {}).get("cores_logical")
+        load = busy_load(run, cores)
+        if load is not None:
+            found.append(f"the {which} run's machine was busy (load {load:.1f} on {cores} cores)")
+    return found
+
+
 def compare(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
     """Match the runs of two documents and judge each change with the test above."""
     result = Comparison(machine=differences(old.get("fingerprint", {}), new.get("fingerprint", {})))
@@ -258,8 +274,11 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
         (metric, new_value), old_value = new_headline, old_headline[1]
         change = (new_value - old_value) / old_value
         old_slices, new_slices, what = _slices(before[key], run, metric)
+        busy = _busy((old, before[key]), (new, run))
         if quick:
             pending.append((key, metric, old_value, new_value, change, None, "--quick runs"))
+        elif busy:
+            pending.append((key, metric, old_value, new_value, change, None, "; ".join(busy)))
         elif len(old_slices) < 2 or len(new_slices) < 2:
             note = "too few queries for slices (run longer)"
             pending.append((key, metric, old_value, new_value, change, None, note))

@@ -3,6 +3,7 @@ validity under the run rules, its warnings, and an error as one line with its fi
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from edgeinfer.bench._harness import Harness
@@ -11,7 +12,11 @@ from edgeinfer.bench._matrix import RunSpec
 from edgeinfer.bench._parity import Parity
 from edgeinfer.bench._rules import Settings
 
-__all__ = ["add_warnings", "empty_record", "error_text", "validity"]
+__all__ = ["BUSY_LOAD", "add_warnings", "busy_load", "empty_record", "error_text", "validity"]
+
+# A 1-minute load average above this many times the logical cores means other processes were
+# competing for the CPU (the bench itself accounts for about one core, plus its runtime's threads).
+BUSY_LOAD = 1.5
 
 
 def empty_record(spec: RunSpec, settings: Settings, harness: Harness) -> dict[str, Any]:
@@ -87,6 +92,25 @@ def add_warnings(record: dict[str, Any]) -> None:
         grew = (after["throttle_events"] or 0) > (before["throttle_events"] or 0)
         if grew or after["throttled"]:
             record["warnings"].append("the CPU throttled during the run")
+    load = busy_load(record, os.cpu_count())
+    if load is not None:
+        record["warnings"].append(
+            f"busy machine: 1-minute load {load:.1f} on {os.cpu_count()} logical cores (other "
+            "processes competed for the CPU); these figures are not this model's alone"
+        )
+
+
+def busy_load(record: dict[str, Any], cores: int | None) -> float | None:
+    """The run's highest 1-minute load average when it says the machine was busy, else None."""
+    loads = [
+        state.get("load_average_1m")
+        for state in (record.get("system") or {}).values()
+        if isinstance(state, dict)
+    ]
+    found = [load for load in loads if isinstance(load, (int, float))]
+    if not cores or not found or max(found) <= BUSY_LOAD * cores:
+        return None
+    return float(max(found))
 
 
 def validity(record: dict[str, Any], s: Settings) -> None:
