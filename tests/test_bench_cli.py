@@ -164,6 +164,7 @@ REFUSALS = [
     (["--backend", "litert", "--option", "openvino.performance_hint=LATENCY"], "not among"),
     (["--option", "openvino.config=1", "--option", "openvino.config.X=2"], "a value and a key"),
     (["--runs", "10", "--min-queries", "5"], "give one of them"),
+    (["--shape", "x:1x8", "--inputs", "{tmp}/q.npz"], "carry their own shapes"),
     (["--runs", "0"], "must be > 0"),
     (["--warmup-runs", "-1"], "must be >= 0"),
     (["--concurrency", "2", "--harness", "loadgen"], "--concurrency needs the built-in loop"),
@@ -171,6 +172,7 @@ REFUSALS = [
     (["--float-io"], "applies to --select fastest and --save-selection only"),
     (["--save-selection"], "needs MODEL paths"),
     (["--save-selection", "ds_cnn", "--json", "{tmp}/x.json"], "drop --json"),
+    (["--save-selection", "{text_onnx}"], "is a text file, not an onnx model"),
     (["--device", "tpu:x"], "unknown device"),
     (["--backend", "nope"], "nope"),
     (["--precision", "int4"], "is not one of"),
@@ -354,10 +356,12 @@ def test_shape_sizes_a_dynamic_batch_and_the_table_shows_it(
 @needs_openvino
 def test_option_reaches_the_backend(tmp_path: Path) -> None:
     argv = ["ds_cnn", "--precision", "fp32", "--backend", "openvino", *SHORT]
-    status, doc = run(tmp_path, *argv, "--option", "openvino.performance_hint=THROUGHPUT")
+    hint = ["--option", "openvino.performance_hint=THROUGHPUT", "--threads", "1"]
+    status, doc = run(tmp_path, *argv, *hint)
     assert status == EXIT_OK
     (record,) = doc["runs"]
     assert record["details"]["performance hint"] == "THROUGHPUT"
+    assert record["details"]["threads"] == "1"
     assert doc["settings"]["options"] == {"openvino": {"performance_hint": "THROUGHPUT"}}
 
 
@@ -630,6 +634,31 @@ def test_plot_labels_do_not_overlap() -> None:
 
 
 # --- measured selection ------------------------------------------------------------------------
+def test_selection_flags_become_load_arguments() -> None:
+    from edgeinfer.bench._args import parser
+    from edgeinfer.bench._select import load_settings
+
+    args = parser().parse_args(
+        ["m.onnx", "--save-selection", "--device", "gpu,cpu", "--backend", "onnxruntime",
+         "--threads", "2", "--precision", "fp32", "--float-io", "--max-error", "0.05",
+         "--select-budget", "0.5"]
+    )  # fmt: skip
+    assert load_settings(args, {"onnxruntime": {"providers": ["X"]}}) == {
+        "device": ["gpu", "cpu"],
+        "backend": ["onnxruntime"],
+        "threads": 2,
+        "precision": "fp32",
+        "float_io": True,
+        "options": {"onnxruntime": {"providers": ["X"]}},
+        "max_error": 0.05,
+        "select_budget": 0.5,
+    }
+    plain = load_settings(parser().parse_args(["m.onnx", "--save-selection"]), {})
+    assert plain == {"device": "auto", "backend": None, "threads": None, "precision": None,
+                     "float_io": False, "options": None, "max_error": None,
+                     "select_budget": None}  # fmt: skip
+
+
 @needs_ort
 def test_select_fastest_reports_the_choice_beside_the_rows(tmp_path: Path) -> None:
     argv = ["ds_cnn", "--precision", "fp32", "--backend", "onnxruntime,openvino", *SHORT]

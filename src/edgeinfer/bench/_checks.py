@@ -50,6 +50,8 @@ def _combinations(args: argparse.Namespace) -> None:
             "--concurrency needs the built-in loop (LoadGen here serves one query at a time): "
             "drop --harness loadgen"
         )
+    if args.shape and args.inputs:
+        raise UsageError("--inputs arrays carry their own shapes: drop --shape")
     if args.warmup is not None and args.warmup < 0:
         raise UsageError(f"--warmup must be >= 0 seconds, got {args.warmup:g}")
     selecting = args.select or args.save_selection

@@ -198,9 +198,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         checked = check_arguments(args)
         if args.save_selection:
+            from edgeinfer.bench._matrix import model_files
+            from edgeinfer.bench._model_checks import check_models
             from edgeinfer.bench._select import load_settings, save_selection, selection_models
 
-            selection_models(args.models)  # the paths, before anything is measured
+            for path in selection_models(args.models):  # before anything is measured
+                check_models(model_files(str(path)), (), ())
             return save_selection(args.models, load_settings(args, checked.options))
         harness, plan = _prepare(args, checked)
     except (UsageError, ConfigurationError, FileNotFoundError, ModelError) as error:
