@@ -704,3 +704,32 @@ def test_save_selection_fills_the_cache_for_a_folder_of_models(
     ) as model:  # the app's own call: the cache answers
         assert model.selection is not None
         assert model.selection.cached
+
+
+def test_a_busy_machine_is_one_note_not_one_per_run() -> None:
+    from edgeinfer.bench._report import notes
+
+    def ok_run(k: int, load: float) -> dict[str, Any]:
+        state = {"temperature_c": None, "unknown": {}, "load_average_1m": load}
+        return {
+            "id": f"m/onnx/fp32/b{k}/cpu", "status": "ok", "invalid_reasons": [],
+            "parity": {"status": "reference"}, "rss_method": "vmhwm",
+            "energy": {"joules_per_inference": None, "reason": "no meter"},
+            "system": {"before": state, "after": state},
+            "warnings": [f"busy machine: 1-minute load {load} on 2 logical cores (...)"],
+        }  # fmt: skip
+
+    doc = {
+        "runs": [ok_run(1, 5.0), ok_run(2, 9.5)],
+        "unavailable": [],
+        "skipped": [],
+        "settings": {"scenario": "single-stream", "harness_note": "built-in", "duration_s": 1,
+                     "min_queries": 8, "warmup_s": 0.1},
+        "fingerprint": {"id": "x", "cpu": "c", "cores_logical": 2, "os": "o", "python": "p",
+                        "runtimes": {}},
+    }  # fmt: skip
+    busy = [line for line in notes(doc) if "busy machine" in line]
+    assert busy == [
+        "warning: busy machine during 2 of 2 run(s) (1-minute load up to 9.5 on 2 logical "
+        "cores): other processes competed for the CPU, so these figures are not the models' alone"
+    ]

@@ -35,8 +35,21 @@ def notes(doc: dict[str, Any]) -> list[str]:
             )
         for reason in r["invalid_reasons"] if r["status"] == "ok" else ():
             lines.append(f"invalid {r['id']}: {reason}")
-        lines.extend(f"warning {r['id']}: {w}" for w in r["warnings"])
+        lines.extend(f"warning {r['id']}: {w}" for w in r["warnings"] if not _busy(w))
         lines.extend(_run_notes(r))
+    busy = [r for r in runs if any(_busy(w) for w in r["warnings"])]
+    if busy:
+        loads = [
+            state["load_average_1m"]
+            for r in busy
+            for state in r["system"].values()
+            if state and state.get("load_average_1m") is not None
+        ]
+        lines.append(
+            f"warning: busy machine during {len(busy)} of {len(runs)} run(s) (1-minute load up "
+            f"to {max(loads):.1f} on {doc['fingerprint']['cores_logical']} logical cores): other "
+            "processes competed for the CPU, so these figures are not the models' alone"
+        )
     for item in doc["unavailable"]:
         fix = f"; fix: {item['hint']}" if item["hint"] else ""
         lines.append(f"not available: {item['backend']}: {item['reason']}{fix}")
@@ -64,6 +77,10 @@ def notes(doc: dict[str, Any]) -> list[str]:
         f"{fp['python']}; " + ", ".join(f"{k} {v}" for k, v in fp["runtimes"].items())
     )
     return lines
+
+
+def _busy(warning: str) -> bool:
+    return warning.startswith("busy machine")
 
 
 def _run_notes(r: dict[str, Any]) -> list[str]:
