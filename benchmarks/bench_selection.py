@@ -25,9 +25,16 @@ load does not decide. Rows measured while the machine was busy (1-minute load ab
 cores: the bench's "busy machine" warning) are counted in the detail: such figures say more
 about the other processes than about the selection.
 
+``--no-ort-spinning`` runs rows and selection with ONNX Runtime's intra-op threads not
+spinning (``session.intra_op.allow_spinning=0``): a diagnostic. By default they spin after each
+call, and on a machine with few cores they take CPU from the candidate timed next while the
+selection interleaves its candidates (measured on a 2-core VM, MobileNetV2: OpenVINO 16.6 ms
+timed alone, 27.7 ms interleaved with a spinning ONNX Runtime, 16.2 ms with a quiet one), which
+the bench's rows, timed one backend at a time, do not see.
+
 Target: ratio <= 1.10 per folder (moonshot 1.02). Always exits 0.
 
-    python benchmarks/bench_selection.py [--quick] [--rounds N]
+    python benchmarks/bench_selection.py [--quick] [--rounds N] [--no-ort-spinning]
 """
 
 from __future__ import annotations
@@ -70,14 +77,14 @@ def build_folders(root: Path) -> list[Path]:
     return folders
 
 
-def run_bench(folders: list[Path], quick: bool, out: Path) -> dict[str, Any]:
+def run_bench(folders: list[Path], quick: bool, out: Path, extra: list[str]) -> dict[str, Any]:
     """The bench over every folder, with ``--select fastest``; its JSON document."""
     from edgeinfer.bench import main
 
     duration, budget = SECONDS[quick]
     argv = [*map(str, folders), "--select", "fastest", "--float-io", "--select-budget",
             budget, "--duration", duration, "--harness", "builtin", "--plain", "--json",
-            str(out)]  # fmt: skip
+            str(out), *extra]  # fmt: skip
     print("python -m edgeinfer.bench " + " ".join(argv), flush=True)
     table = io.StringIO()
     with contextlib.redirect_stdout(table):
@@ -144,7 +151,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="1 s per run, 1 s of selection")
     parser.add_argument("--rounds", type=int, help="bench runs (default 3; --quick 1)")
+    parser.add_argument(
+        "--no-ort-spinning",
+        action="store_true",
+        help="ONNX Runtime's intra-op threads do not spin (a diagnostic, see above)",
+    )
     args = parser.parse_args(argv)
+    extra = (
+        ["--option", 'onnxruntime.session_config={"session.intra_op.allow_spinning": "0"}']
+        if args.no_ort_spinning
+        else []
+    )
     rounds = args.rounds or (1 if args.quick else 3)
     docs = []
     with tempfile.TemporaryDirectory(prefix="edgeinfer-bench-selection-") as tmp:
@@ -152,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         folders = build_folders(root)
         for round_ in range(rounds):
             print(f"\n--- round {round_ + 1} of {rounds}", flush=True)
-            docs.append(run_bench(folders, args.quick, root / f"result-{round_}.json"))
+            docs.append(run_bench(folders, args.quick, root / f"result-{round_}.json", extra))
     for line in report(docs):
         print(line)
     return 0

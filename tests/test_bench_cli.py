@@ -256,6 +256,8 @@ def test_parse_shape_and_option() -> None:
     assert parse_option('onnxruntime.providers=["CPUExecutionProvider"]')[2] == [
         "CPUExecutionProvider"
     ]
+    dotted = parse_option('onnxruntime.session_config={"session.intra_op.allow_spinning": "0"}')
+    assert dotted == ("onnxruntime", ("session_config",), {"session.intra_op.allow_spinning": "0"})
 
 
 @needs_ort
