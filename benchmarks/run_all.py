@@ -27,6 +27,7 @@ SCRIPTS = (
     "bench_recorder.py",
     "bench_isolation.py",
     "bench_remote_roundtrip.py",
+    "bench_selection.py",
 )
 # Lines a script prints that the summary repeats: verdicts against targets, and conclusions.
 SUMMARY_PREFIXES = ("RESULT ", "CONCLUSION ")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from edgeinfer.bench._cli import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NOTHING_RAN,
     EXIT_OK,
     EXIT_PARITY,
     EXIT_REGRESSION,
@@ -18,6 +20,8 @@ from edgeinfer.bench._schema import SCHEMA, SCHEMA_VERSION
 
 __all__ = [
     "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_NOTHING_RAN",
     "EXIT_OK",
     "EXIT_PARITY",
     "EXIT_REGRESSION",

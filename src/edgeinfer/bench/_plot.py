@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PERCENTILES", "plot_cdf"]
+__all__ = ["PERCENTILES", "draw_cdf", "plot_cdf"]
 
 PERCENTILES = (50.0, 90.0, 99.0)
 _HINT = "--plot needs matplotlib: pip install matplotlib"
@@ -22,22 +22,31 @@ def _format_us(us: float) -> str:
     return f"{us / 1000:.3g} ms" if us >= 1000 else f"{us:.3g} us"
 
 
-def plot_cdf(runs: list[dict[str, Any]], path: Path) -> None:
-    """Draw one latency CDF per run (``run["label"]``, ``run["latencies_us"]``) on a log-scaled
-    x axis, p50/p90/p99 marked on each curve, and save it to ``path`` as PNG. Runs without
-    positive finite latencies are listed in the legend as "no data"."""
+_MARKERS = {50.0: "o", 90.0: "s", 99.0: "^"}
+_STYLES = ("-", "--", ":", "-.")
+
+
+def draw_cdf(runs: list[dict[str, Any]]) -> Any:
+    """The figure of ``plot_cdf`` (a matplotlib ``Figure`` on an Agg canvas), not saved.
+
+    No text is drawn on the curves (labels of close curves would overlap): p50/p90/p99 are
+    marked by marker shape, explained once in the legend, and each run's figures are in its
+    legend entry. The legend sits below the axes, outside them, one entry per line, and the
+    figure grows with the number of runs, so neither curves nor labels are covered."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        from matplotlib.lines import Line2D
         from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
     except ImportError as e:
         raise ImportError(_HINT) from e
 
-    figure = Figure(figsize=(8.0, 5.0), dpi=120, layout="constrained")
+    height = 4.5 + 0.22 * (len(runs) + 1)
+    figure = Figure(figsize=(9.0, height), dpi=120, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     drawn = 0
-    for run in runs:
+    for index, run in enumerate(runs):
         label = str(run.get("label", "?"))
         values = sorted(
             float(x) for x in run.get("latencies_us") or () if math.isfinite(x) and x > 0
@@ -51,24 +60,14 @@ def plot_cdf(runs: list[dict[str, Any]], path: Path) -> None:
             f"p{q:g} {_format_us(v)}" for q, v in zip(PERCENTILES, marks, strict=True)
         )
         (line,) = axes.step(
-            values, [(i + 1) / n for i in range(n)], where="post", label=f"{label}: {summary}"
-        )
-        axes.plot(
-            marks,
-            [q / 100 for q in PERCENTILES],
-            linestyle="none",
-            marker="o",
-            color=line.get_color(),
+            values,
+            [(i + 1) / n for i in range(n)],
+            where="post",
+            label=f"{label}: {summary}",
+            linestyle=_STYLES[index // 10 % len(_STYLES)],  # the 10 colours repeat after 10
         )
         for q, v in zip(PERCENTILES, marks, strict=True):
-            axes.annotate(
-                f"p{q:g}",
-                (v, q / 100),
-                textcoords="offset points",
-                xytext=(4, -10),
-                fontsize=7,
-                color=line.get_color(),
-            )
+            axes.plot([v], [q / 100], linestyle="none", marker=_MARKERS[q], color=line.get_color())
         drawn += 1
     if drawn:
         axes.set_xscale("log")
@@ -83,5 +82,16 @@ def plot_cdf(runs: list[dict[str, Any]], path: Path) -> None:
     axes.set_title("Latency CDF")
     axes.grid(True, which="both", axis="x", alpha=0.3)
     if runs:
-        axes.legend(loc="lower right", fontsize=8)
-    figure.savefig(Path(path), format="png")
+        handles, labels = axes.get_legend_handles_labels()
+        for q, marker in _MARKERS.items():
+            handles.append(Line2D([], [], color="0.3", marker=marker, linestyle="none"))
+            labels.append(f"marker: p{q:g}")
+        figure.legend(handles, labels, loc="outside lower center", ncols=1, fontsize=8)
+    return figure
+
+
+def plot_cdf(runs: list[dict[str, Any]], path: Path) -> None:
+    """Draw one latency CDF per run (``run["label"]``, ``run["latencies_us"]``) on a log-scaled
+    x axis, p50/p90/p99 marked on each curve, and save it to ``path`` as PNG. Runs without
+    positive finite latencies are listed in the legend as "no data"."""
+    draw_cdf(runs).savefig(Path(path), format="png")

@@ -44,7 +44,7 @@ class PlainProgress(Progress):
 
     def begin(self, index: int, total: int, spec: RunSpec) -> None:
         where = f"{spec.backend}/{spec.device}"
-        self.stream.write(f"[{index}/{total}] {spec.target.label} on {where} ... ")
+        self.stream.write(f"[{index}/{total}] {spec.label} on {where} ... ")
         self.stream.flush()
 
     def end(self, record: dict[str, Any]) -> None:
@@ -76,7 +76,7 @@ class RichProgress(Progress):
         if self._task is None:
             self._bar.start()
             self._task = self._bar.add_task("", total=total)
-        self._label = f"{spec.target.label} on {spec.backend}/{spec.device}"
+        self._label = f"{spec.label} on {spec.backend}/{spec.device}"
         self._bar.update(self._task, description=self._label)
 
     def phase(self, text: str) -> None:

@@ -35,7 +35,21 @@ def notes(doc: dict[str, Any]) -> list[str]:
             )
         for reason in r["invalid_reasons"] if r["status"] == "ok" else ():
             lines.append(f"invalid {r['id']}: {reason}")
-        lines.extend(f"warning {r['id']}: {w}" for w in r["warnings"])
+        lines.extend(f"warning {r['id']}: {w}" for w in r["warnings"] if not _busy(w))
+        lines.extend(_run_notes(r))
+    busy = [r for r in runs if any(_busy(w) for w in r["warnings"])]
+    if busy:
+        loads = [
+            state["load_average_1m"]
+            for r in busy
+            for state in r["system"].values()
+            if state and state.get("load_average_1m") is not None
+        ]
+        lines.append(
+            f"warning: busy machine during {len(busy)} of {len(runs)} run(s) (1-minute load up "
+            f"to {max(loads):.1f} on {doc['fingerprint']['cores_logical']} logical cores): other "
+            "processes competed for the CPU, so these figures are not the models' alone"
+        )
     for item in doc["unavailable"]:
         fix = f"; fix: {item['hint']}" if item["hint"] else ""
         lines.append(f"not available: {item['backend']}: {item['reason']}{fix}")
@@ -52,17 +66,61 @@ def notes(doc: dict[str, Any]) -> list[str]:
     methods = sorted({_RSS_METHODS.get(r["rss_method"], "unknown") for r in ok})
     if methods:
         lines.append(f"peak RSS: {', '.join(methods)}; from before load to the loop's end")
+    from edgeinfer.bench._select import selection_lines
+
+    for entry in doc.get("selections") or ():
+        lines.extend(selection_lines(entry, runs))
     s, fp = doc["settings"], doc["fingerprint"]
-    lines.append(
-        f"{s['scenario']}, {s['harness_note']}; {s['duration_s']:g} s and >= {s['min_queries']} "
-        f"queries per run after {s['warmup_s']:g} s warm-up; * = headline; CV = variation "
-        f"between {SEGMENTS} slices of each run"
-    )
+    lines.append(_rules_line(s))
     lines.append(
         f"machine {fp['id']}: {fp['cpu']}, {fp['cores_logical']} cores, {fp['os']}, "
         f"{fp['python']}; " + ", ".join(f"{k} {v}" for k, v in fp["runtimes"].items())
     )
     return lines
+
+
+def _busy(warning: str) -> bool:
+    return warning.startswith("busy machine")
+
+
+def _run_notes(r: dict[str, Any]) -> list[str]:
+    lines = []
+    if r.get("converted_by") and r["status"] == "ok":
+        lines.append(
+            f"converted {r['id']} (* in the table): {r['converted_by']} converts the "
+            f"{r['file_precision']} file to {r['precision']} at load; it reports "
+            f"{r['runtime_precision'] or 'no precision'}"
+        )
+    profile = r.get("operator_profile")
+    if profile:
+        lines.append(
+            f"operator profile {r['id']}: {profile['path']} ({profile['events']} operator "
+            f"events over {profile['runs']} calls; open it in ui.perfetto.dev)"
+            if profile["path"]
+            else f"operator profile {r['id']}: none ({profile['reason']})"
+        )
+    return lines
+
+
+def _rules_line(s: dict[str, Any]) -> str:
+    if s.get("runs"):
+        count = (
+            f"exactly {s['runs']} queries"
+            if not s["duration_s"]
+            else (f">= {s['runs']} queries and {s['duration_s']:g} s")
+        )
+    else:
+        count = f"{s['duration_s']:g} s and >= {s['min_queries']} queries"
+    runs = s.get("warmup_runs") or 0
+    warmup = f"{s['warmup_s']:g} s" + (
+        f" and {runs} quer{'y' if runs == 1 else 'ies'}" if runs else ""
+    )
+    flight = s.get("concurrency") or 1
+    in_flight = f"; {flight} queries in flight (threads)" if flight > 1 else ""
+    return (
+        f"{s['scenario']}, {s['harness_note']}; {count} per run after {warmup} of warm-up"
+        f"{in_flight}; * = headline; CV = variation between {SEGMENTS} slices of each run"
+    )
 
 
 def document(
@@ -75,6 +133,7 @@ def document(
     command: Sequence[str],
     created: str,
     elapsed_s: float,
+    selections: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """The JSON document (see ``_schema.SCHEMA``)."""
     ok = [r for r in records if r["status"] == "ok"]
@@ -89,6 +148,7 @@ def document(
         "runs": list(records),
         "unavailable": list(unavailable),
         "skipped": list(skipped),
+        "selections": list(selections),
         "summary": {
             "runs": len(records),
             "ok": len(ok),
@@ -109,7 +169,8 @@ def write_json(doc: dict[str, Any], target: str) -> None:
 
 
 CSV_COLUMNS: tuple[str, ...] = (
-    "id", "model", "workload", "format", "precision", "backend", "device", "scenario",
+    "id", "model", "workload", "format", "precision", "file_precision", "converted_by",
+    "runtime_precision", "backend", "device", "scenario", "concurrency",
     "harness", "offline_mode", "batch", "threads", "status", "valid", "error", "build_s",
     "load_ms", "first_inference_ms", "warmup_queries", "queries", "samples", "duration_s",
     "latency_min_us", "latency_mean_us", "latency_std_us", "latency_iqr_us", "latency_p50_us",

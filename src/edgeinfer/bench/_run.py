@@ -5,50 +5,48 @@ inputs, warm-up, the measured loop (with energy where a meter reads), the system
 Models are loaded with ``fallback=False`` and the backend pinned, so a run measures exactly the
 backend it names; ``warmup=0``, so the first inference is really the first; native dtypes (an
 int8 model is fed int8, quantised once from the same float inputs as the others, so the measured
-loop is what the raw runtime would run); and ``precision="fp32"`` for fp32
-and int8 models, so a backend that down-casts by default (OpenVINO's bf16 on CPUs that have it)
-runs the model at the precision it was given (an int8 model's float parts stay fp32). Warnings
-that edgeinfer logs during a run are kept in the run's ``warnings``.
+loop is what the raw runtime would run); ``precision="fp32"`` for fp32 and int8 models, so a
+backend that down-casts by default (OpenVINO's bf16 on CPUs that have it) runs the model at the
+precision it was given (an int8 model's float parts stay fp32), or the precision a converting
+run asks for (``--precision``); and the ``--option`` values of its backend. Warnings that
+edgeinfer logs during a run are kept in the run's ``warnings``.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgeinfer.bench._harness import Harness, builtin_loop, warm_up
-from edgeinfer.bench._latency import CV_WARN, summarize
+from edgeinfer._errors import ConfigurationError, EdgeInferError
+from edgeinfer.bench._data import (
+    Feeds,
+    dynamic_batch,
+    float_specs,
+    floats,
+    native,
+    shaped_specs,
+)
+from edgeinfer.bench._harness import Harness, builtin_loop, concurrent_loop, warm_up
+from edgeinfer.bench._latency import summarize
 from edgeinfer.bench._matrix import RunSpec, workloads_module
-from edgeinfer.bench._parity import Parity
-from edgeinfer.bench._references import Feeds, References
+from edgeinfer.bench._record import add_warnings, empty_record, error_text, validity
+from edgeinfer.bench._references import References
+from edgeinfer.bench._rules import Settings
 from edgeinfer.bench._system import PeakRss, energy_meter, system_state
 
 if TYPE_CHECKING:
     from edgeinfer._model.model import Model
     from edgeinfer._types import TensorSpec
 
-__all__ = ["Outcome", "Session", "Settings", "measure"]
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """How every run of one bench is measured (see docs/bench.md for the run rules)."""
-
-    scenario: str = "single-stream"
-    duration: float = 10.0
-    min_queries: int = 64
-    max_duration: float = 30.0
-    warmup: float = 1.0
-    threads: int | None = None
-    parity_inputs: int = 8
-    offline_batch: int = 8
+__all__ = ["Outcome", "Session", "Settings", "error_text", "measure"]
 
 
 @dataclass(slots=True)
@@ -76,61 +74,18 @@ def _health() -> dict[str, Any]:
     return system_state(health())
 
 
-def _empty_record(spec: RunSpec, settings: Settings, harness: Harness) -> dict[str, Any]:
-    t = spec.target
-    return {
-        "id": spec.id,
-        "model": t.name,
-        "workload": t.workload,
-        "group": t.group,
-        "path": None if t.path is None else str(t.path),
-        "format": t.format,
-        "precision": t.precision,
-        "backend": spec.backend,
-        "device_requested": spec.device,
-        "device": None,
-        "threads": settings.threads,
-        "scenario": settings.scenario,
-        "harness": harness.name,
-        "offline_mode": None,
-        "batch": 1,
-        "status": "failed",
-        "error": None,
-        "valid": False,
-        "invalid_reasons": [],
-        "build_s": None,
-        "load_ms": None,
-        "first_inference_ms": None,
-        "warmup_queries": 0,
-        "queries": 0,
-        "samples": 0,
-        "duration_s": None,
-        "latency_us": None,
-        "throughput": None,
-        "headline": None,
-        "variation": None,
-        "peak_rss_bytes": None,
-        "rss_before_bytes": None,
-        "rss_method": None,
-        "parity": Parity("skipped", reason="the run failed").to_dict(),
-        "energy": {"joules": None, "joules_per_inference": None, "reason": "the run failed"},
-        "system": {"before": None, "after": None},
-        "warnings": [],
-    }
-
-
 class Session:
     """The runs of one bench; they share reference inputs and parity references per group."""
 
     def __init__(self, settings: Settings, harness: Harness) -> None:
         self.settings = settings
         self.harness = harness
-        self.references = References(settings.parity_inputs)
+        self.references = References(settings.parity_inputs, settings.inputs)
 
     # --- one run ----------------------------------------------------------------------------
     def run(self, spec: RunSpec, phase: Callable[[str], None] = lambda _: None) -> Outcome:
         """Measure one run; failures are recorded in the outcome, never raised."""
-        record = _empty_record(spec, self.settings, self.harness)
+        record = empty_record(spec, self.settings, self.harness)
         outcome = Outcome(record)
         logger = logging.getLogger("edgeinfer")
         collector = _Collector(record["warnings"])
@@ -139,10 +94,7 @@ class Session:
             self._measure(spec, record, outcome, phase)
         except Exception as error:
             record["status"] = "failed"
-            hint = getattr(error, "hint", None)
-            record["error"] = f"{type(error).__name__}: {error}" + (
-                f" (fix: {hint})" if hint else ""
-            )
+            record["error"] = error_text(error)
         finally:
             logger.removeHandler(collector)
         return outcome
@@ -176,19 +128,23 @@ class Session:
         try:
             phase("loading")
             started = time.perf_counter()
+            own = s.options.get(spec.backend)
             model = load(
                 path,
                 spec.device,
                 backend=spec.backend,
                 fallback=False,
                 threads=s.threads,
-                precision=None if t.precision in ("fp16", "bf16") else "fp32",
+                precision=spec.convert or (None if t.precision in ("fp16", "bf16") else "fp32"),
                 warmup=0,
+                options={spec.backend: own} if own else None,
             )
             record["load_ms"] = (time.perf_counter() - started) * 1e3
             try:
                 record["device"] = model.device
-                record["id"] = f"{t.name}/{t.format}/{t.precision}/{spec.backend}/{model.device}"
+                record["details"] = {str(k): str(v) for k, v in model.details.items()}
+                record["runtime_precision"] = model.details.get("precision")
+                record["id"] = f"{t.name}/{t.format}/{spec.precision}/{spec.backend}/{model.device}"
                 self._run_loaded(spec, model, record, outcome, phase)
             finally:
                 model.close()
@@ -196,7 +152,7 @@ class Session:
             record["peak_rss_bytes"], record["rss_before_bytes"] = rss.stop(), rss.before
             record["rss_method"] = rss.method
         record["system"]["after"] = _health()
-        self._warnings(record)
+        add_warnings(record)
 
     def _run_loaded(
         self,
@@ -207,33 +163,39 @@ class Session:
         phase: Callable[[str], None],
     ) -> None:
         s = self.settings
-        # Quantised models run on their native integer tensors, as the raw runtime would: the
-        # float references are quantised once here and outputs dequantised for parity only, so
-        # no (de)quantisation is inside the measured loop.
-        float_specs = _float_specs(model.inputs)
-        feeds = self.references.feeds(spec.target, float_specs)
+        specs = shaped_specs(float_specs(model.inputs), s.shapes)
+        feeds = self.references.feeds(spec.target, specs, model.inputs)
+        if feeds is None and s.inputs:
+            raise ConfigurationError(
+                "the --inputs arrays do not fit this model (its inputs: "
+                + ", ".join(f"{i.name} {list(i.shape or ())} {i.dtype}" for i in specs)
+                + ")"
+            )
         own = [
-            _native(model, f)
-            for f in feeds or [_generated(float_specs, k) for k in range(s.parity_inputs)]
+            native(model, f)
+            for f in feeds or [_generated(specs, k) for k in range(s.parity_inputs)]
         ]
+        record["input_shapes"] = {name: list(array.shape) for name, array in own[0].items()}
         started = time.perf_counter_ns()
         first = model.run(own[0])
         record["first_inference_ms"] = (time.perf_counter_ns() - started) / 1e6
         phase("parity")
-        outputs = [_floats(model, first)] + [_floats(model, model.run(f)) for f in own[1:]]
-        parity = self.references.check(spec.target, record["id"], outputs if feeds else None)
+        outputs = [floats(model, first)] + [floats(model, model.run(f)) for f in own[1:]]
+        parity = self.references.check(
+            spec.target, record["id"], outputs if feeds else None, spec.precision
+        )
         record["parity"] = parity.to_dict()
         queries, per_query, mode = _queries(model, own, s)
         record["offline_mode"], record["batch"] = mode, per_query
         phase("warm-up")
-        record["warmup_queries"] = warm_up(_caller(model, queries), s.warmup)
+        record["warmup_queries"] = warm_up(_caller(model, queries), s.warmup, s.warmup_runs)
         phase("measuring")
         meter = energy_meter()
         meter.start()
-        latencies, wall = measure(model, queries, s, self.harness)
+        latencies, ends, wall = _loop(model, queries, s, self.harness)
         joules = meter.stop()
         outcome.latencies_ns = latencies
-        record.update(summarize(latencies, wall, per_query))
+        record.update(summarize(latencies, wall, per_query, ends))
         record["status"] = "ok"
         samples = record["samples"]
         record["energy"] = {
@@ -244,22 +206,10 @@ class Session:
         metric = "p90_us" if s.scenario == "single-stream" else "throughput"
         value = record["latency_us"]["p90"] if metric == "p90_us" else record["throughput"]
         record["headline"] = {"metric": metric, "value": value}
-        _validity(record, s)
-
-    @staticmethod
-    def _warnings(record: dict[str, Any]) -> None:
-        cv = (record.get("variation") or {}).get("cv")
-        if cv is not None and cv > CV_WARN:
-            record["warnings"].append(
-                f"unsteady: the median moved {cv:.0%} (CV) between the run's "
-                f"{record['variation']['segments']} slices (other load, throttling or frequency "
-                "scaling); run longer, on an idle machine"
-            )
-        before, after = record["system"]["before"], record["system"]["after"]
-        if before and after:
-            grew = (after["throttle_events"] or 0) > (before["throttle_events"] or 0)
-            if grew or after["throttled"]:
-                record["warnings"].append("the CPU throttled during the run")
+        validity(record, s)
+        if s.profile_ops is not None:
+            phase("profiling operators")
+            record["operator_profile"] = _profile_ops(model, queries[0], record["id"], s)
 
 
 def _generated(specs: Sequence[TensorSpec], seed: int) -> Feeds:
@@ -268,49 +218,27 @@ def _generated(specs: Sequence[TensorSpec], seed: int) -> Feeds:
     return generated(specs, seed)
 
 
-def _float_specs(specs: Sequence[TensorSpec]) -> list[TensorSpec]:
-    """The specs a caller feeding floats sees: quantised tensors as float32."""
-    from edgeinfer._kit.quantization import float_spec, is_quantized
-
-    return [float_spec(spec) if is_quantized(spec) else spec for spec in specs]
-
-
-def _native(model: Model, feed: Feeds) -> Feeds:
-    """``feed`` with quantised inputs quantised by the model's own parameters."""
-    from edgeinfer._kit.quantization import is_quantized, quantize
-
-    return {
-        spec.name: quantize(feed[spec.name], spec.quantization, spec.dtype)  # type: ignore[arg-type]
-        if is_quantized(spec)
-        else feed[spec.name]
-        for spec in model.inputs
-    }
-
-
-def _floats(model: Model, outputs: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-    """Outputs in order, quantised ones dequantised by the model's own parameters."""
-    from edgeinfer._kit.quantization import dequantize, is_quantized
-
-    return [
-        dequantize(outputs[spec.name], spec.quantization)  # type: ignore[arg-type]
-        if is_quantized(spec)
-        else outputs[spec.name]
-        for spec in model.outputs
-    ]
-
-
 def _queries(model: Model, feeds: list[Feeds], s: Settings) -> tuple[list[Feeds], int, str | None]:
-    """The queries of the loop, samples per query, and the Offline mode (``None`` otherwise)."""
-    if s.scenario != "offline":
-        return feeds, 1, None
+    """The queries of the loop, samples per query, and the Offline mode (``None`` otherwise).
+
+    A model with a dynamic batch dimension gets queries of the size the data has (``--shape``,
+    ``--inputs``; 1 for generated data), counted as that many samples; Offline batches
+    ``offline_batch`` generated samples into one query when no size was given."""
     specs = model.inputs
-    batched = all(spec.shape and spec.shape[0] is None for spec in specs)
-    if not batched or s.offline_batch <= 1:
+    batched = dynamic_batch(specs)
+    given = bool(s.shapes or s.inputs)
+    first = next(iter(feeds[0].values())) if feeds and feeds[0] else None
+    size = int(first.shape[0]) if batched and first is not None and first.ndim else 1
+    if s.scenario != "offline":
+        return feeds, size, None
+    if not batched:
         return feeds, 1, "back-to-back"
+    if given or s.offline_batch <= 1:
+        return feeds, size, "batch"
     reps = itertools.islice(itertools.cycle(feeds), s.offline_batch)
     chosen = list(reps)
     batch = {spec.name: np.concatenate([f[spec.name] for f in chosen]) for spec in specs}
-    return [batch], s.offline_batch, "batch"
+    return [batch], s.offline_batch * size, "batch"
 
 
 def _caller(model: Model, queries: Sequence[Feeds]) -> Callable[[], None]:
@@ -330,22 +258,39 @@ def measure(
     """The measured loop of a run, on a loaded model: each query's latency (ns) and the wall
     time (s), under ``settings``' run rules, through ``harness`` (default: the built-in loop).
     No warm-up: the caller does it. ``queries`` are cycled through, one per call."""
+    latencies, _ends, wall = _loop(model, queries, settings, harness)
+    return latencies, wall
+
+
+def _loop(
+    model: Model, queries: Sequence[Feeds], s: Settings, harness: Harness | None
+) -> tuple[list[int], list[int] | None, float]:
+    """``measure``, with each query's end time when several are in flight (else ``None``)."""
+    if s.concurrency > 1:
+        calls = [_caller(model, queries) for _ in range(s.concurrency)]
+        return concurrent_loop(calls, s.duration, s.min_queries, s.max_duration)
     loop = harness.loop if harness is not None else builtin_loop
-    s = settings
-    return loop(_caller(model, queries), s.scenario, s.duration, s.min_queries, s.max_duration)
+    latencies, wall = loop(
+        _caller(model, queries), s.scenario, s.duration, s.min_queries, s.max_duration
+    )
+    return latencies, None, wall
 
 
-def _validity(record: dict[str, Any], s: Settings) -> None:
-    reasons = []
-    if record["queries"] < s.min_queries:
-        reasons.append(
-            f"{record['queries']} queries < the minimum {s.min_queries} (stopped at the "
-            f"{s.max_duration:g} s cap)"
-        )
-    # LoadGen applies its own duration rule (from its start); its wall time here runs from the
-    # first query's start to the last one's end, a little shorter.
-    short = record["duration_s"] is not None and record["duration_s"] < s.duration
-    if short and record["harness"] == "builtin":
-        reasons.append(f"ran {record['duration_s']:.2f} s < the minimum {s.duration:g} s")
-    record["invalid_reasons"] = reasons
-    record["valid"] = not reasons
+def _profile_ops(model: Model, query: Feeds, run_id: str, s: Settings) -> dict[str, Any]:
+    """``Model.profile(operators=True)`` written as a Chrome trace, or why there is none."""
+    assert s.profile_ops is not None
+    found: dict[str, Any] = {"path": None, "runs": 0, "events": 0, "reason": None}
+    from edgeinfer._model.profile import OperatorProfile
+
+    try:
+        profile = model.profile(s.profile_runs, inputs=query, operators=True)
+    except EdgeInferError as error:
+        found["reason"] = error_text(error)
+        return found
+    if not isinstance(profile, OperatorProfile) or not profile.events:
+        found["reason"] = getattr(profile, "reason", None) or "the runtime recorded no operator"
+        return found
+    target = s.profile_ops / (re.sub(r"[^A-Za-z0-9._-]+", "_", run_id) + ".json")
+    profile.to_chrome_trace(target)
+    found.update(path=str(target), runs=profile.runs, events=len(profile.events))
+    return found

@@ -74,11 +74,20 @@ _RUN = _object(
         "path": _STR,
         "format": {"type": "string"},
         "precision": {"type": "string"},
+        "file_precision": {"type": "string"},
+        "converted_by": _STR,
+        "runtime_precision": _STR,
+        "details": {"type": "object", "additionalProperties": {"type": "string"}},
+        "input_shapes": {
+            "type": ["object", "null"],
+            "additionalProperties": {"type": "array", "items": {"type": "integer"}},
+        },
         "backend": {"type": "string"},
         "device_requested": {"type": "string"},
         "device": _STR,
         "threads": _INT,
         "scenario": {"enum": ["single-stream", "offline"]},
+        "concurrency": {"type": "integer", "minimum": 1},
         "harness": {"enum": ["builtin", "loadgen"]},
         "offline_mode": {"enum": [None, "back-to-back", "batch"]},
         "batch": {"type": "integer", "minimum": 1},
@@ -103,6 +112,8 @@ _RUN = _object(
                 "cv": _NUM,
                 "segments": {"type": "integer"},
                 "segment_p50_us": {"type": "array", "items": {"type": "number"}},
+                "segment_p90_us": {"type": "array", "items": {"type": "number"}},
+                "segment_throughput": {"type": "array", "items": {"type": "number"}},
                 "reason": _STR,
             },
             nullable=True,
@@ -113,7 +124,60 @@ _RUN = _object(
         "parity": _PARITY,
         "energy": _object({"joules": _NUM, "joules_per_inference": _NUM, "reason": _STR}),
         "system": _object({"before": _SYSTEM_STATE, "after": _SYSTEM_STATE}),
+        "operator_profile": _object(
+            {
+                "path": _STR,
+                "runs": {"type": "integer"},
+                "events": {"type": "integer"},
+                "reason": _STR,
+            },
+            nullable=True,
+        ),
         "warnings": {"type": "array", "items": {"type": "string"}},
+    }
+)
+
+_CANDIDATE = {
+    "type": "object",
+    "required": ["backend", "device", "file"],
+    "properties": {
+        "backend": {"type": "string"},
+        "device": {"type": "string"},
+        "file": {"type": "string"},
+    },
+}
+
+_SELECTION = _object(
+    {
+        "model": {"type": "string"},
+        "path": {"type": "string"},
+        "chosen": {**_CANDIDATE, "type": ["object", "null"]},
+        "cached": _BOOL,
+        "seconds": _NUM,
+        "reference": _STR,
+        "max_error": _NUM,
+        "trials": {
+            "type": "array",
+            "items": _object(
+                {
+                    "backend": {"type": "string"},
+                    "device": {"type": "string"},
+                    "file": {"type": "string"},
+                    "eligible": {"type": "boolean"},
+                    "p50_us": _NUM,
+                    "calls": {"type": "integer"},
+                    "max_error": _NUM,
+                    "top1_agreement": _NUM,
+                    "precision": _STR,
+                    "reason": {"type": "string"},
+                }
+            ),
+        },
+        "notes": {"type": "array", "items": {"type": "string"}},
+        "error": _STR,
+        "run_id": _STR,
+        "fastest_run_id": _STR,
+        "ratio": _NUM,
     }
 )
 
@@ -165,12 +229,20 @@ SCHEMA: dict[str, Any] = {
                     "scenario": {"enum": ["single-stream", "offline"]},
                     "duration_s": {"type": "number"},
                     "min_queries": {"type": "integer"},
-                    "max_duration_s": {"type": "number"},
+                    "max_duration_s": _NUM,
+                    "runs": _INT,
                     "warmup_s": {"type": "number"},
+                    "warmup_runs": {"type": "integer", "minimum": 0},
+                    "concurrency": {"type": "integer", "minimum": 1},
                     "threads": _INT,
                     "harness": {"enum": ["builtin", "loadgen"]},
                     "harness_note": {"type": "string"},
                     "parity_inputs": {"type": "integer"},
+                    "precision": {"type": ["array", "null"], "items": {"type": "string"}},
+                    "options": {"type": "object"},
+                    "shapes": {"type": "array", "items": {"type": "object"}},
+                    "inputs": {"type": "array", "items": {"type": "string"}},
+                    "profile_ops": _STR,
                     "quick": {"type": "boolean"},
                 }
             ),
@@ -191,6 +263,7 @@ SCHEMA: dict[str, Any] = {
                 "type": "array",
                 "items": _object({"model": {"type": "string"}, "reason": {"type": "string"}}),
             },
+            "selections": {"type": "array", "items": _SELECTION},
             "summary": _object(
                 {
                     "runs": {"type": "integer"},

@@ -1,6 +1,8 @@
 """The results table: rich on a terminal when installed, plain text otherwise, and the notes
-under it (from ``_report.notes``). On a narrow terminal the least needed columns are dropped
-(``_DROP_ORDER``) rather than wrapping every cell; the JSON and CSV always hold everything."""
+under it (from ``_report.notes``). On a narrow terminal the least needed columns are dropped in
+the order of ``DROP_ORDER`` (and said so under the table) rather than wrapping every cell; the
+headline (``p90*`` or ``thr*``), the names and parity are never dropped. The JSON and CSV always
+hold everything."""
 
 from __future__ import annotations
 
@@ -11,10 +13,19 @@ from typing import Any, TextIO
 
 from edgeinfer.bench._report import notes
 
-__all__ = ["format_latency", "plain_table", "print_results", "table_rows"]
+__all__ = [
+    "DROP_ORDER",
+    "dropped",
+    "fit",
+    "format_latency",
+    "plain_table",
+    "print_results",
+    "table_rows",
+]
 
 _MIB = 1024**2
-_DROP_ORDER = ("p50", "load", "peak RSS", "1st run", "device", "CV", "p99")
+# Least needed first. Never dropped: model, variant, backend, the headline (starred), parity.
+DROP_ORDER = ("1st run", "device", "CV", "load", "peak RSS", "p99", "batch", "p50", "thr")
 _LEFT = ("model", "variant", "backend", "device", "parity")
 
 
@@ -56,17 +67,22 @@ def _parity_cell(parity: dict[str, Any]) -> str:
 def table_rows(
     records: Sequence[dict[str, Any]], scenario: str
 ) -> tuple[list[str], list[list[str]]]:
-    """Headers and cells; the headline column (p90 or throughput) carries a ``*``."""
+    """Headers and cells; the headline column (p90 or throughput) carries a ``*``. Offline
+    shows each run's batch (samples per query)."""
     offline = scenario == "offline"
-    headers = ["model", "variant", "backend", "device", "load", "1st run"]
+    headers = ["model", "variant", "backend", "device"] + (["batch"] if offline else [])
+    headers += ["load", "1st run"]
     headers += ["thr*", "p50", "p99"] if offline else ["p50", "p90*", "p99", "thr"]
     headers += ["CV", "peak RSS", "parity"]
     rows = []
     for r in records:
-        head = [r["model"], f"{r['format']} {r['precision']}", r["backend"]]
+        variant = f"{r['format']} {r['precision']}" + ("*" if r.get("converted_by") else "")
+        head = [r["model"], variant, r["backend"]]
         head.append(r["device"] or r["device_requested"])
+        if offline:
+            head.append(str(r.get("batch") or "-") if r["status"] == "ok" else "-")
         if r["status"] != "ok":
-            rows.append([*head] + ["-"] * (len(headers) - 5) + ["FAILED"])
+            rows.append([*head] + ["-"] * (len(headers) - len(head) - 1) + ["FAILED"])
             continue
         lat = r["latency_us"]
         cells = [_ms(r["load_ms"]), _ms(r["first_inference_ms"])]
@@ -88,18 +104,35 @@ def _widths(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[int]:
     return [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
 
 
+def _width(headers: Sequence[str], rows: Sequence[Sequence[str]], per_column: int) -> int:
+    return sum(_widths(headers, rows)) + per_column * (len(headers) - 1)
+
+
 def fit(
     headers: list[str], rows: list[list[str]], width: int, per_column: int
 ) -> tuple[list[str], list[list[str]]]:
-    """Drop columns in ``_DROP_ORDER`` until the table fits ``width`` characters."""
-    for name in _DROP_ORDER:
-        if sum(_widths(headers, rows)) + per_column * len(headers) + 2 <= width:
+    """Drop columns in ``DROP_ORDER`` until the table fits ``width`` characters (``per_column``:
+    the characters between two columns); then shorten the model names, never the headline."""
+    for name in DROP_ORDER:
+        if _width(headers, rows, per_column) <= width:
             break
         if name in headers:
             i = headers.index(name)
             headers = headers[:i] + headers[i + 1 :]
             rows = [row[:i] + row[i + 1 :] for row in rows]
+    over = _width(headers, rows, per_column) - width
+    if over > 0 and rows:
+        longest = max(len(row[0]) for row in rows)
+        keep = max(len("model"), longest - over)
+        rows = [
+            [row[0] if len(row[0]) <= keep else row[0][: keep - 1] + "…", *row[1:]] for row in rows
+        ]
     return headers, rows
+
+
+def dropped(before: Sequence[str], after: Sequence[str]) -> list[str]:
+    """The columns ``fit`` left out."""
+    return [name for name in before if name not in after]
 
 
 def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -145,16 +178,25 @@ def print_results(
 ) -> None:
     """The table and its notes: rich on a terminal when installed (unless ``plain``)."""
     out = stream or sys.stdout
-    headers, rows = table_rows(doc["runs"], doc["settings"]["scenario"])
+    full, rows = table_rows(doc["runs"], doc["settings"]["scenario"])
     title = f"edgeinfer.bench: {len(rows)} run(s) in {doc['elapsed_s']:.0f} s"
     console = _console(out, plain)
+    width = console.width if console is not None else shutil.get_terminal_size().columns
+    headers = full
+    if console is not None or out.isatty():
+        headers, rows = fit(full, rows, width, 3 if console is not None else 2)
+    lines = notes(doc)
+    left_out = dropped(full, headers)
+    if left_out and rows:
+        lines.insert(
+            0,
+            f"left out to fit {width} columns: {', '.join(left_out)} (--json/--csv hold "
+            "them; a wider terminal shows them)",
+        )
     if console is not None:
-        headers, rows = fit(headers, rows, console.width, 3)
         console.print(_rich_table(headers, rows, title) if rows else "nothing ran")
-        for line in notes(doc):
+        for line in lines:
             console.print(line, highlight=False, markup=False)
         return
-    if out.isatty():
-        headers, rows = fit(headers, rows, shutil.get_terminal_size().columns, 2)
     table = plain_table(headers, rows) if rows else "nothing ran"
-    out.write(title + "\n\n" + table + "\n\n" + "\n".join(notes(doc)) + "\n")
+    out.write(title + "\n\n" + table + "\n\n" + "\n".join(lines) + "\n")
