@@ -6,11 +6,12 @@ model's own precision first: the fp32 file on ONNX Runtime, typically). A candid
 when its outputs, on the same inputs, differ from the reference's by at most ``max_error``
 (relative to the largest reference value) and, for classifier-shaped outputs (``[N, C]``), pick
 the same top-1 class: precision never changes silently, and ``explain()`` says why a faster
-candidate was passed over. Timing interleaves short blocks of calls of every eligible candidate
-until the time budget is spent, so drift hits them all alike; the p50 of a candidate's own
-``run`` decides (``Model.run``'s overhead is the same for all). The losers are closed and stay
-in the chain as fallbacks, opened again if needed. The choice is stored (see
-``selection_cache``); ``refresh=True`` measures again.
+candidate was passed over. Timing interleaves blocks of calls (about 0.2 s each) of every eligible
+candidate until the time budget is spent, so drift hits them all alike, with a pause and an
+untimed call at each switch so that one runtime's spinning threads do not slow the next; the
+p50 of a candidate's own ``run`` decides (``Model.run``'s overhead is the same for all). The
+losers are closed and stay in the chain as fallbacks, opened again if needed. The choice is
+stored (see ``selection_cache``); ``refresh=True`` measures again.
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ _log = logging.getLogger("edgeinfer")
 DEFAULT_MAX_ERROR = 1e-2
 DEFAULT_BUDGET = 2.0
 _MIN_CALLS = 5
-_BLOCK_SECONDS = 0.02  # one block of calls of one candidate, between switches
+_BLOCK_SECONDS = 0.2  # one block of calls of one candidate, between switches
+# Between blocks: a runtime's worker threads keep spinning for a while after its last call
+# (ONNX Runtime's intra-op pool does), taking CPU from the next candidate (measured here:
+# OpenVINO 16.6 ms alone, 27.7 ms right after a spinning ONNX Runtime). A pause lets them
+# settle, and the first call of each block, the one that may still meet them, is not kept.
+_SETTLE_SECONDS = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +153,9 @@ def _time(
     deadline = time.perf_counter() + budget
     while True:
         for index, (session, feeds) in runners.items():
+            if len(runners) > 1:
+                time.sleep(_SETTLE_SECONDS)
+                session.run(feeds)  # the call that may meet the previous runtime's threads
             started = time.perf_counter_ns()
             for _ in range(block[index]):
                 before = time.perf_counter_ns()
