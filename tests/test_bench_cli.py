@@ -735,3 +735,17 @@ def test_a_busy_machine_is_one_note_not_one_per_run() -> None:
         "warning: busy machine during 2 of 2 run(s) (1-minute load up to 9.5 on 2 logical "
         "cores): other processes competed for the CPU, so these figures are not the models' alone"
     ]
+
+
+def test_placement_prints_where_each_model_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from edgeinfer.bench._workloads import ensure
+
+    onnx_file, tflite_file = ensure("ds_cnn", "onnx", "fp32"), ensure("ds_cnn", "tflite", "int8")
+    argv = ["--placement", str(onnx_file), str(tflite_file), "--device", "cpu"]
+    assert main(argv) == EXIT_OK
+    out = capsys.readouterr().out
+    assert f"{onnx_file}: onnxruntime on cpu" in out
+    assert "CPUExecutionProvider" in out
+    assert f"{tflite_file}: litert on cpu" in out
+    assert "XNNPACK" in out  # LiteRT's default delegate took the int8 graph
+    assert main(["--placement", "/no/such/model.onnx"]) == EXIT_USAGE

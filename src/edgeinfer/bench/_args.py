@@ -112,6 +112,13 @@ def _selection(p: argparse.ArgumentParser) -> None:
         "it chose and its figures beside the bench's own rows",
     )
     group.add_argument(
+        "--placement",
+        action="store_true",
+        help="only print where each MODEL runs: edgeinfer.load(MODEL) with --device/--backend/"
+        "--threads/--option as given, then Model.placement()'s full table (operations on the "
+        "accelerator, on the CPU, by type and precision)",
+    )
+    group.add_argument(
         "--save-selection",
         action="store_true",
         help="only fill the selection cache: edgeinfer.load(MODEL, select='fastest', "

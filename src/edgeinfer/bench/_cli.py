@@ -197,6 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     started, created = time.perf_counter(), datetime.datetime.now(datetime.timezone.utc)
     try:
         checked = check_arguments(args)
+        if args.placement:
+            from edgeinfer.bench._select import load_settings, placement_tables
+
+            return placement_tables(args.models, load_settings(args, checked.options))
         if args.save_selection:
             from edgeinfer.bench._matrix import model_files
             from edgeinfer.bench._model_checks import check_models

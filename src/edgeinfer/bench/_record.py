@@ -32,6 +32,7 @@ def empty_record(spec: RunSpec, settings: Settings, harness: Harness) -> dict[st
         "file_precision": t.precision,
         "converted_by": spec.backend if spec.convert else None,
         "runtime_precision": None,
+        "placement": None,
         "details": {},
         "input_shapes": None,
         "backend": spec.backend,

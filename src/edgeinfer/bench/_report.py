@@ -91,6 +91,8 @@ def _run_notes(r: dict[str, Any]) -> list[str]:
             f"{r['file_precision']} file to {r['precision']} at load; it reports "
             f"{r['runtime_precision'] or 'no precision'}"
         )
+    if r.get("placement"):
+        lines.append(f"placement {r['id']}: {r['placement']}")
     profile = r.get("operator_profile")
     if profile:
         lines.append(

@@ -144,6 +144,7 @@ class Session:
                 record["device"] = model.device
                 record["details"] = {str(k): str(v) for k, v in model.details.items()}
                 record["runtime_precision"] = model.details.get("precision")
+                record["placement"] = _placement(model)
                 record["id"] = f"{t.name}/{t.format}/{spec.precision}/{spec.backend}/{model.device}"
                 self._run_loaded(spec, model, record, outcome, phase)
             finally:
@@ -294,3 +295,14 @@ def _profile_ops(model: Model, query: Feeds, run_id: str, s: Settings) -> dict[s
     profile.to_chrome_trace(target)
     found.update(path=str(target), runs=profile.runs, events=len(profile.events))
     return found
+
+
+def _placement(model: Model) -> str | None:
+    """How much of the model the accelerator runs (``Model.placement().summary()``), for runs on
+    an accelerator; ``None`` on the CPU, where there is nothing to place."""
+    if model.device.split(":")[0] in ("cpu", "remote"):
+        return None
+    try:
+        return model.placement().summary()
+    except Exception as error:  # a report the runtime cannot give is a note, not a failed run
+        return f"placement unknown: {type(error).__name__}: {error}"

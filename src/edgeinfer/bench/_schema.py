@@ -77,6 +77,7 @@ _RUN = _object(
         "file_precision": {"type": "string"},
         "converted_by": _STR,
         "runtime_precision": _STR,
+        "placement": _STR,
         "details": {"type": "object", "additionalProperties": {"type": "string"}},
         "input_shapes": {
             "type": ["object", "null"],

@@ -22,7 +22,14 @@ from typing import Any
 from edgeinfer._errors import EdgeInferError, ModelError
 from edgeinfer.bench._record import error_text
 
-__all__ = ["attach_rows", "load_settings", "run_selection", "save_selection", "selection_lines"]
+__all__ = [
+    "attach_rows",
+    "load_settings",
+    "placement_tables",
+    "run_selection",
+    "save_selection",
+    "selection_lines",
+]
 
 
 def load_settings(args: Any, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -227,5 +234,26 @@ def save_selection(models: Sequence[str], settings: Mapping[str, Any]) -> int:
             print(f"  cached: load({str(path)!r}, select='fastest') now takes this choice")
         else:
             print("  NOT cached: the cache folder could not be written (see $EDGEINFER_CACHE)")
+            status = EXIT_FAILED
+    return status
+
+
+def placement_tables(models: Sequence[str], settings: Mapping[str, Any]) -> int:
+    """``--placement``: load each model as an application would (the arguments' device chain,
+    backends, threads and options) and print ``Model.placement()``'s table. Returns the exit
+    status: 1 when a model could not be loaded."""
+    import edgeinfer
+    from edgeinfer.bench._rules import EXIT_FAILED, EXIT_OK
+
+    keep = ("device", "backend", "threads", "precision", "options")
+    status = EXIT_OK
+    for path in selection_models(models):
+        try:
+            with edgeinfer.load(path, **{k: settings[k] for k in keep}) as model:
+                print(f"{path}: {model.backend} on {model.device}")
+                for line in model.placement().table_lines():
+                    print(f"  {line}")
+        except EdgeInferError as error:
+            print(f"{path}: {error_text(error)}")
             status = EXIT_FAILED
     return status
