@@ -200,11 +200,12 @@ def test_ds_cnn_every_variant_runs_the_same_network(
     paths = {v: ensure("ds_cnn", *v, cache_dir=tmp_path) for v in variants("ds_cnn")}
     assert len(paths) == 5 + 1 + HAVE["_tools"] + (HAVE["torch"] and HAVE["executorch"])
     # The quantisers' advice and chatter is kept from the user: DEBUG on edgeinfer's logger.
+    # (Whether onnxruntime says anything at all depends on what ran before in the process: its
+    # advice goes through warnings, shown once per place.)
     assert capfd.readouterr() == ("", "")
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
-    assert any(
-        r.name == "edgeinfer" and "quantize_static" in r.getMessage() for r in caplog.records
-    )
+    chatter = [r for r in caplog.records if "quantize_static" in r.getMessage()]
+    assert all(r.name == "edgeinfer" and r.levelno == logging.DEBUG for r in chatter)
 
     results = {v: outputs(p, v[0], reference_inputs("ds_cnn", v[0])) for v, p in paths.items()}
     reference = results[("onnx", "fp32")]
