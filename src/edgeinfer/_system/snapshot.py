@@ -59,9 +59,9 @@ __all__ = [
 
 PRIME_SECONDS = 0.1
 T = TypeVar("T")
-_lock = threading.Lock()
-_last_sample: dict[int, float] = {}  # thread id -> monotonic time of its last CPU sample
-_MAX_THREADS = 256
+# Each thread's last CPU sample (monotonic time). Thread-local, not keyed by thread id: ids are
+# reused once a thread ends, and a new thread must prime, not inherit a dead one's sample.
+_last_sample = threading.local()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +116,7 @@ def _guard(notes: Notes, field: str, default: T, read: Callable[..., T], *args: 
 
 
 def _cpu_use(psutil: Any, interval: float) -> tuple[float, tuple[float, ...], float]:
-    thread = threading.get_ident()
-    with _lock:
-        previous = _last_sample.get(thread)
+    previous: float | None = getattr(_last_sample, "time", None)
     start = time.monotonic()
     if interval > 0 or previous is None:
         psutil.cpu_percent(None)
@@ -128,10 +126,7 @@ def _cpu_use(psutil: Any, interval: float) -> tuple[float, tuple[float, ...], fl
     total = float(psutil.cpu_percent(None))
     cores = tuple(float(c) for c in psutil.cpu_percent(None, percpu=True))
     now = time.monotonic()
-    with _lock:
-        if len(_last_sample) >= _MAX_THREADS and thread not in _last_sample:
-            _last_sample.clear()  # many short-lived threads: forget them, they prime again
-        _last_sample[thread] = now
+    _last_sample.time = now
     return total, cores, round(now - previous, 3)
 
 
