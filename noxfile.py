@@ -28,6 +28,7 @@ BACKEND_EXTRAS = {
     "executorch": "executorch",
     "rknn": "rknn",
     "hailo": "hailo",
+    "tvm": "tvm",
 }
 
 
@@ -108,6 +109,13 @@ def executorch(session: nox.Session) -> None:
         session.skip("torch 2.13.0 or executorch has no wheel for this platform and Python")
     session.run("python", "-m", "edgeinfer")
     session.run("python", "-m", "pytest", "tests/test_executorch.py", "-rs", *session.posargs)
+
+
+@nox.session(python=PYTHONS)
+def tvm(session: nox.Session) -> None:
+    """Apache TVM: small models compiled for real, parity with ONNX Runtime, the module cache,
+    ahead-of-time compilation, refused modules falling back, a short MetaSchedule tuning run."""
+    _backend_session(session, "tvm")
 
 
 @nox.session(python=PYTHONS[-1:])

@@ -142,6 +142,8 @@ class Backend(Session):
     (the pip extra that brings its runtime), ``chooses_device`` (it picks its own device among
     several, like OpenVINO's AUTO: under ``device="auto"`` it gets one request of kind
     ``"auto"`` with the kinds it may use in ``choices``, and reports what it chose in ``device``).
+    ``compiles_ahead``: ``compile_ahead`` writes a ready-to-load artefact of a model
+    (``edgeinfer.compile``), so a device loads it without compiling at start-up.
     """
 
     name: ClassVar[str]
@@ -149,6 +151,7 @@ class Backend(Session):
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     extra: ClassVar[str | None] = None
     chooses_device: ClassVar[bool] = False
+    compiles_ahead: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod
@@ -164,6 +167,15 @@ class Backend(Session):
         ``ModelIncompatible`` (the file), ``DeviceError`` (the device), ``ConfigurationError``
         (bad ``options.extra``), each with the native error chained.
         """
+
+    @classmethod
+    def compile_ahead(
+        cls, path: Path, out: Path | None, device: DeviceRequest, options: OpenOptions
+    ) -> Path:
+        """Compile ``path`` for ``device`` into ``out`` (``None``: the backend's own name beside
+        ``path``), with whatever files must sit beside it, and return the path ``load()``
+        takes; only where ``compiles_ahead`` is True."""
+        raise ConfigurationError(f"the {cls.name} backend does not compile models ahead of time")
 
 
 class HeldSpecs:

@@ -4,8 +4,9 @@ of one model in a folder.
 Built in: ``onnx``, ``tflite``, ``tflite-edgetpu`` (compiled for the Edge TPU), ``tensorrt``
 (serialised engine), ``coreml`` (``.mlpackage`` folder or ``.mlmodel``), ``openvino`` (IR ``.xml``
 with its ``.bin``), ``ncnn`` (``.param`` with its ``.bin``), ``mnn``, ``executorch`` (``.pte``),
-``rknn`` and ``hailo`` (``.hef``, both compiled for an NPU), ``oip`` (a model served over the Open
-Inference Protocol, named by its ``http(s)://`` URL). A plugin adds its own with
+``rknn`` and ``hailo`` (``.hef``, both compiled for an NPU), ``tvm`` (a module compiled by
+Apache TVM: a native library with edgeinfer's JSON sidecar beside it), ``oip`` (a model served
+over the Open Inference Protocol, named by its ``http(s)://`` URL). A plugin adds its own with
 ``edgeinfer.register_format``.
 
 A model source is a file (``Path``) or, for a format with URL ``schemes``, a ``ModelUrl``: the URL
@@ -153,6 +154,15 @@ def _hef(head: bytes, path: Path) -> bool:
     return head[:4] in (b"\x01HEF", b"FEH\x01")  # HailoRT's HEADER_MAGIC 0x01484546
 
 
+def _tvm(head: bytes, path: Path) -> bool:
+    # A native library is TVM's when the sidecar that edgeinfer writes beside it says so.
+    try:
+        with path.with_suffix(".json").open("rb") as handle:
+            return b"edgeinfer-tvm-module" in handle.read(4096)
+    except OSError:
+        return False
+
+
 # NCNN is the fastest CPU runtime on ARM boards (Raspberry Pi...): there its files come before
 # ONNX among the variants of a folder; elsewhere after ONNX. Read once, at import.
 _ARM = platform.machine().lower() in ("aarch64", "arm64", "armv7l", "armv8l", "armv7")
@@ -172,6 +182,7 @@ _BUILTIN = (
     ModelFormat("executorch", (".pte",), variant_rank=55),
     ModelFormat("rknn", (".rknn",), _rknn, True, only_on="npu", variant_rank=5),
     ModelFormat("hailo", (".hef",), _hef, True, only_on="npu", variant_rank=5),
+    ModelFormat("tvm", (".so", ".dylib", ".dll"), _tvm, variant_rank=25),
     ModelFormat("oip", only_on="remote", schemes=("http", "https")),
 )  # fmt: skip
 

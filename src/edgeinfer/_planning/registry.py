@@ -101,6 +101,10 @@ _BUILTIN: dict[str, BackendEntry] = {
                  {"cpu": 10}, "executorch"),
         _builtin("rknn", "rknn.backend:RknnBackend", ("rknn",), ("npu",), {"npu": 5}, "rknn"),
         _builtin("hailo", "hailo.backend:HailoBackend", ("hailo",), ("npu",), {"npu": 5}, "hailo"),
+        # tvm's entry names its own format only: an ONNX model is compiled (seconds to minutes)
+        # only when tvm is asked for by name (load(..., backend="tvm")), never under auto.
+        _builtin("tvm", "tvm.backend:TvmBackend", ("tvm",), ("cpu", "gpu"),
+                 {"cpu": 10, "gpu": 30}, "tvm"),
         _builtin("remote", "remote.backend:RemoteBackend", ("oip",), ("remote",), {"remote": 10},
                  "remote"),
     )
@@ -123,6 +127,7 @@ _PACKAGES = {  # what each extra of edgeinfer installs: named in hints, which wo
     "executorch": "executorch torch",
     "rknn": "rknn-toolkit-lite2",
     "remote": "'tritonclient[http]'",
+    "tvm": "apache-tvm onnx",
     "tensorrt-cu12": "tensorrt-cu12 'cuda-python>=12,<13' --extra-index-url https://pypi.nvidia.com",
     "tensorrt-cu13": "tensorrt-cu13 'cuda-python>=13,<14' --extra-index-url https://pypi.nvidia.com",
     "tensorrt": "tensorrt-cu13 'cuda-python>=13,<14' --extra-index-url https://pypi.nvidia.com",
