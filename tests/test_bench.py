@@ -84,11 +84,18 @@ def suite(cache: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, An
 def test_default_suite_runs_every_variant_on_every_backend(suite: dict[str, Any]) -> None:
     assert suite["status"] == EXIT_OK, suite["out"]
     runs = suite["doc"]["runs"]
+    from edgeinfer._planning.registry import entry, formats_of
     from edgeinfer.bench._workloads import WORKLOADS, variants
 
     for name in WORKLOADS:
         for fmt, precision in variants(name):
-            readers = {i.name for i in edgeinfer.backends() if i.available and fmt in i.formats}
+            # every backend that load(device="auto") would offer: tvm compiles ONNX only when
+            # named (--backend tvm), and the bench says so
+            readers = {
+                i.name
+                for i in edgeinfer.backends()
+                if i.available and fmt in formats_of(entry(i.name))
+            }
             ran = {r["backend"] for r in runs if (r["model"], r["format"], r["precision"]) == (
                 name, fmt, precision)}  # fmt: skip
             assert ran == readers, (name, fmt, precision)
@@ -482,6 +489,28 @@ def test_plan_devices_and_backends() -> None:
     assert any("does not run on gpu" in r or "no gpu on this machine" in r for r in reasons)
     with pytest.raises(edgeinfer.UnknownBackend):
         build_plan(["ds_cnn"], ["nope"])
+
+
+def test_tvm_compiles_onnx_only_when_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tvm reads ONNX but compiles it only when named: the default plan says so; --backend tvm
+    runs it and prints the compile (and tune) time under the table."""
+    if not any(i.name == "tvm" and i.available for i in edgeinfer.backends()):
+        pytest.skip("tvm is not available here")
+    plan = build_plan(["ds_cnn"], None, ["cpu"], ["fp32"])
+    assert "tvm" not in {r.backend for r in plan.runs}
+    reasons = [s["reason"] for s in plan.skipped]
+    assert "tvm reads onnx only when named: --backend tvm" in reasons
+    monkeypatch.setenv("EDGEINFER_CACHE", str(tmp_path / "cache"))
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    status = main(["ds_cnn", "--backend", "tvm", "--precision", "fp32",
+                   *FAST, "--json", str(tmp_path / "r.json")])  # fmt: skip
+    assert status == EXIT_OK, out.getvalue()
+    (run,) = json.loads((tmp_path / "r.json").read_text())["runs"]
+    assert run["backend"] == "tvm"
+    assert run["details"]["compile"].startswith("compiled on this load in")
+    assert run["details"]["tune"].startswith("untuned")
+    assert "compile ds_cnn/onnx/fp32/tvm/cpu: compiled on this load in" in out.getvalue()
 
 
 def test_loadgen_asked_for_but_missing(monkeypatch: pytest.MonkeyPatch) -> None:

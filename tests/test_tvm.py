@@ -28,7 +28,8 @@ from edgeinfer import (
 )
 from edgeinfer.backend import DeviceRequest
 from edgeinfer.backends.tvm import backend as tvm_backend
-from edgeinfer.backends.tvm import compiler
+from edgeinfer.backends.tvm import modules as tvm_modules
+from edgeinfer.backends.tvm import tuning
 from edgeinfer.backends.tvm.cache import module_key, module_path, tuning_dir
 from edgeinfer.backends.tvm.sidecar import read_sidecar, sidecar_path
 from edgeinfer.backends.tvm.targets import _ISA
@@ -138,7 +139,7 @@ def test_the_second_load_reuses_the_compiled_module(
     def no_compiling(*args: object, **kwargs: object) -> None:
         raise AssertionError("the cached module should have been used")
 
-    monkeypatch.setattr(tvm_backend, "compile_onnx", no_compiling)
+    monkeypatch.setattr(tvm_modules, "compile_onnx", no_compiling)
     with edgeinfer.load(path, backend="tvm") as second:
         assert second.details["compile"].startswith("cached")
         assert Path(second.details["module"]) == module
@@ -562,7 +563,7 @@ def test_tuning_refuses_the_ffi_that_crashes_tvm_027(
         lambda *names: "0.1.15.post2" if names[0] == "apache-tvm-ffi" else real(*names),
     )
     with pytest.raises(BackendUnavailable, match=r"apache-tvm-ffi 0\.1\.15") as caught:
-        compiler.check_tuning_works(tvm)
+        tuning.check_tuning_works(tvm)
     assert "apache-tvm-ffi<0.1.15" in (caught.value.hint or "")
     with pytest.raises((BackendUnavailable, NoBackendAvailable), match="crashes the process"):
         edgeinfer.load(_static_conv(tmp_path), backend="tvm", options={"tvm": {"tune": 2}})

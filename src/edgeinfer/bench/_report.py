@@ -93,6 +93,10 @@ def _run_notes(r: dict[str, Any]) -> list[str]:
         )
     if r.get("placement"):
         lines.append(f"placement {r['id']}: {r['placement']}")
+    details = r.get("details") or {}
+    if r["status"] == "ok" and "compile" in details:  # a compiling backend (tvm): its cost
+        tune = f"; tune: {details['tune']}" if "tune" in details else ""
+        lines.append(f"compile {r['id']}: {details['compile']}{tune}")
     profile = r.get("operator_profile")
     if profile:
         lines.append(

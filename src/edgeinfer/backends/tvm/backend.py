@@ -31,9 +31,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import shutil
-import tempfile
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -53,19 +51,13 @@ from edgeinfer.backend import (
     check_onnx_file,
     check_options,
     installed_version,
-    model_digest,
     translate_errors,
 )
-from edgeinfer.backends.tvm.cache import module_key, module_path, tuning_dir
-from edgeinfer.backends.tvm.compiler import compile_onnx, export_module
 from edgeinfer.backends.tvm.errors import LOAD_RULES, RUN_RULES
-from edgeinfer.backends.tvm.sidecar import Sidecar, read_sidecar, write_sidecar
+from edgeinfer.backends.tvm.modules import cached_or_compiled, compile_for
+from edgeinfer.backends.tvm.sidecar import Sidecar, read_sidecar
 from edgeinfer.backends.tvm.targets import (
     check_runs_here,
-    cpu_features,
-    for_tuning,
-    host_arch,
-    resolve_target,
 )
 
 __all__ = ["TvmBackend"]
@@ -92,15 +84,6 @@ def import_tvm() -> Any:
     except Exception as error:  # ImportError, or OSError from a missing .so
         raise BackendUnavailable("tvm", f"import tvm failed: {error}", _HINT) from error
     return tvm
-
-
-def _trials(extra: Mapping[str, Any]) -> int:
-    trials = extra.get("tune", 0)
-    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 0:
-        raise ConfigurationError(
-            f"tvm option 'tune' must be a number of trials (0 for none), got {trials!r}"
-        )
-    return trials
 
 
 def _check_precision(precision: str | None) -> None:
@@ -164,7 +147,7 @@ class TvmBackend(HeldSpecs, Backend):
         tvm = import_tvm()
         version = str(tvm.__version__)
         if path.suffix.lower() == ".onnx":
-            module, sidecar, how = cls._compiled_onnx(tvm, version, path, device, extra)
+            module, sidecar, how = cached_or_compiled(tvm, version, path, device, extra)
         else:
             if "target" in extra or "tune" in extra:
                 raise ConfigurationError(
@@ -179,29 +162,6 @@ class TvmBackend(HeldSpecs, Backend):
         finally:
             if not extra.get("cache", True) and module != path:
                 shutil.rmtree(module.parent, ignore_errors=True)  # loaded: the file can go
-
-    @classmethod
-    def _compiled_onnx(
-        cls, tvm: Any, version: str, path: Path, device: DeviceRequest, extra: Mapping[str, Any]
-    ) -> tuple[Path, Sidecar, str]:
-        """The cached module of ``path`` for this target, compiled first where there is none."""
-        check_onnx_file(path)
-        trials = _trials(extra)
-        target = resolve_target(tvm, device, extra.get("target"))
-        target = for_tuning(target) if trials else target
-        key = module_key(model_digest(path), version, target, trials)
-        out = module_path(path, key)
-        if extra.get("cache", True) and out.is_file():
-            try:
-                sidecar = read_sidecar(out)
-                check_runs_here(tvm, sidecar, version, device)
-                return out, sidecar, f"cached (compiled in {sidecar.compile_seconds:.2f} s before)"
-            except Exception:  # a broken or foreign entry: compile again over it
-                pass
-        if not extra.get("cache", True):
-            out = Path(tempfile.mkdtemp(prefix="edgeinfer-tvm-")) / f"{path.stem}.so"
-        sidecar = compile_to(tvm, version, path, out, target, trials, tuning_dir(path, key))
-        return out, sidecar, f"compiled on this load in {sidecar.compile_seconds:.2f} s"
 
     @classmethod
     def _opened(
@@ -256,13 +216,8 @@ class TvmBackend(HeldSpecs, Backend):
             )
         check_onnx_file(path)
         tvm = import_tvm()
-        version = str(tvm.__version__)
-        trials = _trials(extra)
-        target = resolve_target(tvm, device, extra.get("target"))
-        target = for_tuning(target) if trials else target
-        key = module_key(model_digest(path), version, target, trials)
         out = path.with_name(f"{path.stem}.tvm.so") if out is None else out
-        compile_to(tvm, version, path, out, target, trials, tuning_dir(path, key))
+        compile_for(tvm, str(tvm.__version__), path, out, device, extra)
         return out
 
     # --- running -----------------------------------------------------------------------------
@@ -288,38 +243,3 @@ class TvmBackend(HeldSpecs, Backend):
     def close(self) -> None:
         with self._lock:
             self._vm = self._main = None
-
-
-def compile_to(
-    tvm: Any,
-    version: str,
-    path: Path,
-    out: Path,
-    target: Mapping[str, Any],
-    trials: int,
-    work_dir: Path | None,
-) -> Sidecar:
-    """Compile ``path`` for ``target`` into ``out`` and write its sidecar (last, so a module with
-    a sidecar is always whole)."""
-    compiled, inputs, outputs = compile_onnx(tvm, path, target, trials, work_dir)
-    started = time.perf_counter()
-    with translate_errors(f"tvm cannot export {path.name}", LOAD_RULES):
-        export_module(compiled.executable, out)
-    sidecar = Sidecar(
-        inputs=inputs,
-        outputs=outputs,
-        tvm_version=version,
-        target=dict(target),
-        host_arch=host_arch(tvm, target),
-        features=cpu_features(tvm, target),
-        source=path.name,
-        source_sha256=model_digest(path),
-        compile_seconds=compiled.compile_seconds + time.perf_counter() - started,
-        tune_trials=compiled.tune_trials,
-        tune_seconds=compiled.tune_seconds,
-        extra={"tune_asked": trials, "reused_tuning_records": compiled.reused_records}
-        if trials
-        else {},
-    )
-    write_sidecar(out, sidecar)
-    return sidecar
