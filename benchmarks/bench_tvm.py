@@ -9,8 +9,8 @@ permutation so drift hits all arms alike), all on the CPU with every physical co
 - ``tvm``: ``edgeinfer.load(path, backend="tvm")``, untuned: what ``tvm.compile`` gives;
 - ``tvm raw``: the same compiled module through TVM's own ``relax.VirtualMachine``, no
   edgeinfer: edgeinfer's cost on top of TVM is ``tvm / tvm raw``;
-- ``tvm tuned``: ``options={"tvm": {"tune": N}}`` (MetaSchedule, ``--trials``, default 64; 0
-  leaves it out).
+- ``tvm tuned N``: ``options={"tvm": {"tune": N}}`` (MetaSchedule) for each N of ``--trials``
+  (default 64; ``--trials 64,256`` tunes twice; 0 leaves tuning out).
 
 Reported: compile and tune seconds (from the sidecar), each arm's median per call, the ratios,
 and the largest relative difference of each TVM arm's logits from ONNX Runtime's. The module
@@ -18,7 +18,7 @@ cache is a temporary folder, so every run compiles and tunes from scratch. ``RES
 edgeinfer's overhead on TVM (target <= 1.05) and tuned against untuned (reported, no target).
 Always exits 0.
 
-    python benchmarks/bench_tvm.py [--quick] [--trials N]
+    python benchmarks/bench_tvm.py [--quick] [--trials N[,N...]]
 """
 
 from __future__ import annotations
@@ -61,9 +61,10 @@ def _raw_vm(module: Path) -> Any:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter timing (and 16 trials)")
-    parser.add_argument("--trials", type=int, default=None, help="MetaSchedule trials (64)")
+    parser.add_argument("--trials", default=None, help="MetaSchedule trials, N or N,M (64)")
     args = parser.parse_args()
-    trials = args.trials if args.trials is not None else (16 if args.quick else 64)
+    budgets = [int(t) for t in (args.trials or ("16" if args.quick else "64")).split(",")]
+    budgets = [t for t in budgets if t > 0]
     seconds = 8.0 if args.quick else 30.0
 
     import onnxruntime as ort
@@ -74,7 +75,7 @@ def main() -> int:
 
     cores = physical_cores()
     print(environment())
-    print(f"threads: {cores} (the physical cores) for every arm; MetaSchedule trials: {trials}")
+    print(f"threads: {cores} (the physical cores) for every arm; MetaSchedule trials: {budgets}")
     with tempfile.TemporaryDirectory() as folder:
         os.environ["EDGEINFER_CACHE"] = str(Path(folder) / "cache")
         path = build_models(Path(folder), (MOBILENET,))[MOBILENET]
@@ -90,8 +91,11 @@ def main() -> int:
         load_s = time.perf_counter() - started
         module = Path(untuned.details["module"])
         compiled = read_sidecar(module)
-        print(f"\nuntuned: compiled in {compiled.compile_seconds:.1f} s (load {load_s:.1f} s), "
-              f"module {module.stat().st_size / 1e6:.1f} MB, target {compiled.target}")  # fmt: skip
+        print(
+            f"\nuntuned: compiled in {compiled.compile_seconds:.1f} s (load {load_s:.1f} s), "
+            f"module {module.stat().st_size / 1e6:.1f} MB, target {compiled.target}; threads "
+            f"{untuned.details['threads']}"
+        )
         raw = _raw_vm(module)
         arms: dict[str, Any] = {
             "ort": (lambda v: session.run(None, {name: v}), (x,)),
@@ -102,20 +106,23 @@ def main() -> int:
             "tvm": _relative(untuned.run({name: x})["logits"], expected),
             "tvm raw": _relative(raw(x), expected),
         }
-        tuned = None
-        if trials > 0:
+        tuned: dict[str, Any] = {}
+        for trials in budgets:
             started = time.perf_counter()
-            tuned = edgeinfer.load(
+            model = edgeinfer.load(
                 path, backend="tvm", threads=cores, options={"tvm": {"tune": trials}}
             )
-            made = read_sidecar(Path(tuned.details["module"]))
+            made = read_sidecar(Path(model.details["module"]))
             took = time.perf_counter() - started
             print(
-                f"tuned: {made.tune_trials} trials in {made.tune_seconds:.0f} s, compiled in "
-                f"{made.compile_seconds:.1f} s (load {took:.0f} s)"
+                f"tuned {trials}: {made.tune_trials} trials in {made.tune_seconds:.0f} s, "
+                f"compiled in {made.compile_seconds:.1f} s (load {took:.0f} s); threads "
+                f"{model.details['threads']}"
             )
-            arms["tvm tuned"] = (lambda v: tuned.run({name: v}), (x,))
-            errors["tvm tuned"] = _relative(tuned.run({name: x})["logits"], expected)
+            arm = f"tvm tuned {trials}"
+            tuned[arm] = model
+            arms[arm] = (lambda v, m=model: m.run({name: v}), (x,))
+            errors[arm] = _relative(model.run({name: x})["logits"], expected)
 
         outcome = interleave("mobilenet", arms, 2, seconds, 4, timer_overhead_ns())
         print(f"\n{outcome.rounds} rounds, {outcome.calls} calls per arm")
@@ -124,17 +131,18 @@ def main() -> int:
             print(f"  {arm:<10} p50 {format_duration(outcome.medians[arm])}{detail}")
         print(ratio_line(outcome, "tvm", "tvm raw", "edgeinfer on tvm / raw tvm", 1.05))
         print(ratio_line(outcome, "tvm", "ort", "tvm untuned / onnxruntime", None))
-        if tuned is not None:
-            print(ratio_line(outcome, "tvm tuned", "ort", "tvm tuned / onnxruntime", None))
-            print(ratio_line(outcome, "tvm tuned", "tvm", "tvm tuned / untuned", None))
+        for arm in tuned:
+            print(ratio_line(outcome, arm, "ort", f"{arm} / onnxruntime", None))
+            print(ratio_line(outcome, arm, "tvm", f"{arm} / untuned", None))
         print()
         print(result_line("tvm", "overhead mobilenet", outcome.ratio("tvm", "tvm raw"), 1.05,
                           f"untuned p50 {format_duration(outcome.medians['tvm'])}"))  # fmt: skip
-        if tuned is not None:
-            ratio = outcome.ratio("tvm tuned", "tvm")
-            print(f"CONCLUSION tvm | {trials} MetaSchedule trials: tuned/untuned {ratio:.3f}, "
-                  f"tuned/onnxruntime {outcome.ratio('tvm tuned', 'ort'):.3f}")  # fmt: skip
-            tuned.close()
+        for arm, model in tuned.items():
+            print(
+                f"CONCLUSION tvm | {arm}: tuned/untuned {outcome.ratio(arm, 'tvm'):.3f}, "
+                f"tuned/onnxruntime {outcome.ratio(arm, 'ort'):.3f}"
+            )
+            model.close()
         untuned.close()
     return 0
 

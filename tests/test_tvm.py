@@ -113,6 +113,28 @@ def test_explain_reports_target_compile_and_tuning(model_dir: Path) -> None:
         assert "compile:" in model.explain()
 
 
+def test_threads_are_what_tvm_really_runs(model_dir: Path) -> None:
+    """TVM's pool is one per process with a ceiling fixed at its start (TVM's own default is
+    half the logical CPUs: one thread on a 2-core VM); edgeinfer sets the ceiling to the
+    physical cores before TVM is imported, and reports the count TVM really runs."""
+    import os
+
+    from edgeinfer.backends.tvm.targets import physical_cores
+    from edgeinfer.backends.tvm.threads import ENV_VAR
+
+    path = _onnx("one_op", model_dir)
+    with edgeinfer.load(path, backend="tvm") as model:
+        assert ENV_VAR in os.environ
+        assert model.details["threads"].split(" ")[0].isdigit()
+    wanted = min(2, physical_cores())
+    with edgeinfer.load(path, backend="tvm", threads=wanted) as model:
+        assert model.details["threads"].startswith(f"{wanted} (")
+    ceiling = int(os.environ[ENV_VAR])
+    with edgeinfer.load(path, backend="tvm", threads=ceiling + 1) as model:
+        assert f"not the {ceiling + 1} asked" in model.details["threads"]
+        assert model.details["threads"].startswith(f"{ceiling},")
+
+
 def test_auto_never_compiles_an_onnx_model_with_tvm(model_dir: Path) -> None:
     """Compiling takes seconds to minutes: tvm reads ONNX only when asked for by name."""
     with edgeinfer.load(_onnx("one_op", model_dir), device="cpu") as model:

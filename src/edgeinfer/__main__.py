@@ -8,8 +8,18 @@ import sys
 from collections.abc import Sequence
 
 from edgeinfer import __version__
+from edgeinfer._errors import EdgeInferError
 from edgeinfer._planning.detect import devices
-from edgeinfer._planning.registry import backend_infos
+from edgeinfer._planning.registry import backend_infos, entry, formats_of
+
+
+def _format_label(backend: str, fmt: str) -> str:
+    """``fmt``, marked when the backend reads it only when named (tvm compiles ONNX)."""
+    try:
+        offered = fmt in formats_of(entry(backend))
+    except EdgeInferError:
+        offered = True
+    return fmt if offered else f"{fmt} (when named: backend={backend!r})"
 
 
 def report() -> str:
@@ -20,9 +30,8 @@ def report() -> str:
         mark = "yes" if info.available else "no "
         lines.append(f"  [{mark}] {info.name:<12} {info.reason}")
         if info.available:
-            lines.append(
-                f"        formats: {', '.join(info.formats)}; devices: {', '.join(info.devices)}"
-            )
+            formats = ", ".join(_format_label(info.name, fmt) for fmt in info.formats)
+            lines.append(f"        formats: {formats}; devices: {', '.join(info.devices)}")
         elif info.hint:
             lines.append(f"        fix: {info.hint}")
     lines.append("")

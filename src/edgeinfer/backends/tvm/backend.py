@@ -21,9 +21,9 @@ Options (``load(options={"tvm": {...}})``):
 - ``cache``: ``True`` (default) keeps compiled modules in the cache folder; ``False`` compiles
   on every load and writes nothing.
 
-``threads`` sets TVM's thread pool, which is one for the whole process. Precision is the
-model's own (``None`` or ``"fp32"``); others are ``ModelIncompatible``. One Relax VM serves
-every thread, one call at a time (it holds its registers).
+``threads`` sets TVM's thread pool, which is one for the whole process (``threads.py``).
+Precision is the model's own (``None`` or ``"fp32"``); others are ``ModelIncompatible``. One
+Relax VM serves every thread, one call at a time (it holds its registers).
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ from edgeinfer.backends.tvm.sidecar import Sidecar, read_sidecar
 from edgeinfer.backends.tvm.targets import (
     check_runs_here,
 )
+from edgeinfer.backends.tvm.threads import apply_threads, size_pool_before_import
 
 __all__ = ["TvmBackend"]
 
@@ -76,8 +77,10 @@ def _availability() -> Availability:
     )
 
 
-def import_tvm() -> Any:
-    """``import tvm`` (about a second: its compiler library loads with it)."""
+def import_tvm(threads: int | None = None) -> Any:
+    """``import tvm`` (about a second: its compiler library loads with it), its thread pool's
+    ceiling set first (``threads.py``)."""
+    size_pool_before_import(threads)
     try:
         import tvm
         from tvm import relax  # noqa: F401 - the VM and the frontend live here
@@ -144,7 +147,7 @@ class TvmBackend(HeldSpecs, Backend):
     def open(cls, path: Path, device: DeviceRequest, options: OpenOptions) -> TvmBackend:
         extra = check_options(cls.name, options.extra, OPTION_KEYS)
         _check_precision(options.precision)
-        tvm = import_tvm()
+        tvm = import_tvm(options.threads)
         version = str(tvm.__version__)
         if path.suffix.lower() == ".onnx":
             module, sidecar, how = cached_or_compiled(tvm, version, path, device, extra)
@@ -179,8 +182,7 @@ class TvmBackend(HeldSpecs, Backend):
             library = tvm.runtime.load_module(str(module))
             device = _device(tvm, kind, request.index)
             vm = tvm.relax.VirtualMachine(library, device)
-        if threads is not None:
-            tvm.get_global_func("runtime.config_threadpool")(1, threads)
+        running = apply_threads(tvm, threads)
         tune = (
             f"{sidecar.tune_trials} MetaSchedule trials, {sidecar.tune_seconds:.1f} s"
             if sidecar.tune_trials
@@ -192,11 +194,7 @@ class TvmBackend(HeldSpecs, Backend):
             "module": str(module),
             "compile": how,
             "tune": tune,
-            "threads": (
-                "TVM's default (TVM_NUM_THREADS, else the physical cores)"
-                if threads is None
-                else f"{threads} (TVM's thread pool is one per process)"
-            ),
+            "threads": running,
             "precision": "the model's own",
         }
         name = "cpu" if kind in ("llvm", "c") else f"gpu:{request.index or 0}"
