@@ -6,7 +6,7 @@ device="cpu", warmup=0)`` and ``InferenceSession(path, sess_options, providers=[
 (with the SessionOptions edgeinfer builds) are timed, each closed untimed right after. The same
 rounds time the two steps edgeinfer's load adds before onnxruntime reads the file, each alone: the
 ONNX safety scan (``_onnx_scan.check_onnx_file``) and format detection
-(``_formats.resolve_model_files``), so the overhead can be traced to its sources.
+(``_planning.sources.resolve_model_files``), so the overhead can be traced to its sources.
 
 Target: ratio <= 1.1 on each model. Always exits 0.
 
@@ -82,7 +82,7 @@ def measure(name: str, path: Path, quick: bool, first: bool) -> Outcome:
 
     import edgeinfer
     from edgeinfer._kit.onnx_scan import check_onnx_file
-    from edgeinfer._planning.formats import resolve_model_files
+    from edgeinfer._planning.sources import resolve_model_files
 
     def edge_load() -> Any:
         return edgeinfer.load(path, backend="onnxruntime", device="cpu", warmup=0)

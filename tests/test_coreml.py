@@ -36,9 +36,10 @@ from edgeinfer import (
 )
 from edgeinfer._kit.contract import OpenOptions
 from edgeinfer._planning.devices import parse_device
-from edgeinfer._planning.formats import detect_format, resolve_model_files
+from edgeinfer._planning.formats import detect_format
 from edgeinfer._planning.plan import Candidate, plan
 from edgeinfer._planning.registry import unregister_backend
+from edgeinfer._planning.sources import resolve_model_files
 from edgeinfer._types import Attempt, TensorSpec
 
 ct = pytest.importorskip(

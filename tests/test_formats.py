@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from edgeinfer import ConfigurationError, ModelError
-from edgeinfer._planning.formats import detect_format, resolve_model_files
+from edgeinfer._planning.formats import detect_format
+from edgeinfer._planning.sources import resolve_model_files
 
 ONNX_BYTES = b"\x08\x08\x3a\x00"
 TFLITE_BYTES = b"\x1c\x00\x00\x00TFL3" + bytes(32)

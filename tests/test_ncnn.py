@@ -19,7 +19,7 @@ from edgeinfer import (
     ModelError,
     ModelIncompatible,
 )
-from edgeinfer._planning import formats
+from edgeinfer._planning import formats, sources
 from edgeinfer.backends.ncnn import backend as ncnn_backend
 from edgeinfer.backends.ncnn.param import read_param
 from edgeinfer.testing import BackendContract
@@ -170,7 +170,7 @@ def test_a_folder_prefers_ncnn_on_arm_and_onnx_elsewhere(tmp_path: Path, model_d
     (folder / "model.param").write_text(source.read_text())
     (folder / "model.bin").write_bytes(source.with_suffix(".bin").read_bytes())
     (folder / "model.onnx").write_bytes(workload_onnx("ds_cnn", model_dir).read_bytes())
-    order = [fmt for _, fmt in formats.resolve_model_files(folder)]
+    order = [fmt for _, fmt in sources.resolve_model_files(folder)]
     expected = ["ncnn", "onnx"] if formats._ARM else ["onnx", "ncnn"]
     assert order == expected
 

@@ -19,8 +19,9 @@ import pytest
 import edgeinfer
 from edgeinfer import ConfigurationError, DeviceError, NoBackendAvailable
 from edgeinfer._planning.devices import DeviceRequest, parse_device, parse_device_chain
-from edgeinfer._planning.formats import ModelUrl, resolve_model_files, resolve_model_sources
+from edgeinfer._planning.formats import ModelUrl
 from edgeinfer._planning.plan import Candidate, expand_devices, plan
+from edgeinfer._planning.sources import resolve_model_files, resolve_model_sources
 from fake_backend import make_fake, register
 from oip_server import HAVE_CLIENT, NO_CLIENT, free_port
 

@@ -42,7 +42,7 @@ from edgeinfer._errors import (
 from edgeinfer._isolation.shared_memory import Attachment, layout, read, write
 from edgeinfer._kit.contract import Backend, OpenOptions
 from edgeinfer._planning.devices import DeviceRequest
-from edgeinfer._planning.formats import source_from_text
+from edgeinfer._planning.sources import source_from_text
 
 __all__ = ["AGAIN", "KINDS", "decode", "describe", "encode", "main"]
 

@@ -17,9 +17,10 @@ from edgeinfer._model.opening import Loader
 from edgeinfer._model.warmup import WarmupInputs
 from edgeinfer._planning.detect import devices as detected_devices
 from edgeinfer._planning.devices import parse_device_chain
-from edgeinfer._planning.formats import ModelSource, ModelUrl, resolve_model_sources
+from edgeinfer._planning.formats import ModelSource, ModelUrl
 from edgeinfer._planning.plan import Candidate, expand_devices, plan
 from edgeinfer._planning.registry import backend_class, names
+from edgeinfer._planning.sources import resolve_model_sources
 
 __all__ = ["load"]
 

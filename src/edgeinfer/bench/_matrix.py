@@ -17,8 +17,8 @@ from typing import Any
 
 from edgeinfer._errors import ConfigurationError, EdgeInferError, UnknownBackend
 from edgeinfer._planning.devices import parse_device
-from edgeinfer._planning.formats import resolve_model_files
 from edgeinfer._planning.registry import backend_infos, entry, formats_of
+from edgeinfer._planning.sources import resolve_model_files
 from edgeinfer._types import BackendInfo
 from edgeinfer.bench._rules import DEFAULT_BUDGET_S, DEFAULT_MIN_QUERIES, default_duration
 

@@ -61,7 +61,7 @@ def _model_path(text: str) -> Path:
 def selection_models(texts: Sequence[str]) -> list[Path]:
     """The models behind MODEL arguments; a folder holding no model file but folders that do
     is a folder of models, each subfolder one."""
-    from edgeinfer._planning.formats import resolve_model_files
+    from edgeinfer._planning.sources import resolve_model_files
 
     found: list[Path] = []
     for text in texts:
@@ -80,7 +80,7 @@ def selection_models(texts: Sequence[str]) -> list[Path]:
 
 
 def _is_model(path: Path) -> bool:
-    from edgeinfer._planning.formats import resolve_model_files
+    from edgeinfer._planning.sources import resolve_model_files
 
     try:
         resolve_model_files(path)

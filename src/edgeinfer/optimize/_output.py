@@ -20,7 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from edgeinfer._errors import ConfigurationError
-from edgeinfer._planning.formats import VARIANTS_FILE
+from edgeinfer._planning.sources import VARIANTS_FILE
 from edgeinfer.optimize._report import REPORT_FILE, SCHEMA, OptimizationReport
 
 __all__ = ["check_out", "discard", "remove", "staging_folder", "write_folder"]
