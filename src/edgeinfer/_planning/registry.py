@@ -15,11 +15,17 @@ import importlib
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from edgeinfer._errors import BackendUnavailable, ConfigurationError, UnknownBackend
 from edgeinfer._kit.contract import Backend
+from edgeinfer._planning.builtin_backends import (
+    BUILTIN_ENTRIES,
+    PLUGIN_RANK,
+    BackendEntry,
+    pip_hint,
+)
 from edgeinfer._planning.devices import DEVICE_KINDS
 from edgeinfer._planning.formats import format_names
 from edgeinfer._types import Availability, BackendInfo
@@ -39,106 +45,12 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "edgeinfer.backends"
-PLUGIN_RANK = 100  # third-party backends come after the built-ins unless they say otherwise
 _log = logging.getLogger("edgeinfer")
 
-
-@dataclass(frozen=True, slots=True)
-class BackendEntry:
-    """One registered backend.
-
-    ``target``: the class, or ``"module:Class"`` imported on first use. ``formats``/``devices``:
-    what it reads and serves (``None``: read from the class once imported). ``rank``: device kind
-    -> place in the preference order, lower first (a kind not listed gets ``PLUGIN_RANK``).
-    ``extra``: the pip extra that brings its runtime; ``hint``: how to install what it needs.
-    """
-
-    name: str
-    target: str | type[Backend] | Any
-    formats: tuple[str, ...] | None = None
-    devices: tuple[str, ...] | None = None
-    rank: Mapping[str, int] = field(default_factory=dict)
-    extra: str | None = None
-    hint: str | None = None
-    source: str = "register_backend"
-
-    def rank_on(self, kind: str) -> int:
-        return self.rank.get(kind, PLUGIN_RANK)
-
-
-def _builtin(name: str, target: str, formats: tuple[str, ...], devices: tuple[str, ...],
-             rank: dict[str, int], extra: str) -> BackendEntry:  # fmt: skip
-    return BackendEntry(
-        name, f"edgeinfer.backends.{target}", formats, devices, rank, extra, None, "builtin"
-    )
-
-
-# The built-in backends. Ranks per device kind, lower first: what edgeinfer prefers when the
-# caller does not pin a backend (``load(..., backend=...)``).
-_BUILTIN: dict[str, BackendEntry] = {
-    entry.name: entry
-    for entry in (
-        _builtin("onnxruntime", "onnxruntime.backend:OnnxRuntimeBackend", ("onnx",),
-                 ("cpu", "gpu", "npu"), {"cpu": 10, "gpu": 20, "npu": 30}, "onnx"),
-        _builtin("litert", "litert.backend:LiteRtBackend", ("tflite",), ("cpu",),
-                 {"cpu": 20, "gpu": 50, "npu": 40}, "litert"),
-        _builtin("edgetpu", "edgetpu.backend:EdgeTpuBackend", ("tflite-edgetpu",), ("edgetpu",),
-                 {"edgetpu": 10}, "edgetpu"),
-        _builtin("openvino", "openvino.backend:OpenVinoBackend", ("openvino", "onnx"),
-                 ("cpu", "gpu", "npu"), {"cpu": 30, "gpu": 30, "npu": 20}, "openvino"),
-        _builtin("coreml", "coreml.backend:CoreMlBackend", ("coreml",), ("cpu", "gpu", "npu"),
-                 {"cpu": 40, "gpu": 40, "npu": 10}, "coreml"),
-        _builtin("tensorrt", "tensorrt.backend:TensorRtBackend", ("tensorrt", "onnx"), ("gpu",),
-                 {"gpu": 10}, "tensorrt"),
-        # ncnn, mnn, executorch, rknn and hailo each read their own format only: their rank
-        # orders them among its readers; ncnn's preference on ARM CPUs is its format's
-        # variant_rank (formats.py), which orders the files of a folder.
-        _builtin("ncnn", "ncnn.backend:NcnnBackend", ("ncnn",), ("cpu", "gpu"),
-                 {"cpu": 10, "gpu": 30}, "ncnn"),
-        _builtin("mnn", "mnn.backend:MnnBackend", ("mnn",), ("cpu", "gpu"),
-                 {"cpu": 10, "gpu": 30}, "mnn"),
-        _builtin("executorch", "executorch.backend:ExecuTorchBackend", ("executorch",), ("cpu",),
-                 {"cpu": 10}, "executorch"),
-        _builtin("rknn", "rknn.backend:RknnBackend", ("rknn",), ("npu",), {"npu": 5}, "rknn"),
-        _builtin("hailo", "hailo.backend:HailoBackend", ("hailo",), ("npu",), {"npu": 5}, "hailo"),
-        # tvm's entry names its own format only: an ONNX model is compiled (seconds to minutes)
-        # only when tvm is asked for by name (load(..., backend="tvm")), never under auto.
-        _builtin("tvm", "tvm.backend:TvmBackend", ("tvm",), ("cpu", "gpu"),
-                 {"cpu": 10, "gpu": 30}, "tvm"),
-        _builtin("remote", "remote.backend:RemoteBackend", ("oip",), ("remote",), {"remote": 10},
-                 "remote"),
-    )
-}  # fmt: skip
-
-_entries: dict[str, BackendEntry] = dict(_BUILTIN)
+_entries: dict[str, BackendEntry] = dict(BUILTIN_ENTRIES)
 _classes: dict[str, type[Backend]] = {}
 _lock = threading.RLock()
 _entry_points_read = False
-
-
-_PACKAGES = {  # what each extra of edgeinfer installs: named in hints, which work however
-    "onnx": "onnxruntime",  # edgeinfer itself was installed (index, wheel or checkout)
-    "litert": "ai-edge-litert",
-    "edgetpu": "ai-edge-litert",
-    "openvino": "openvino",
-    "coreml": "coremltools",
-    "ncnn": "ncnn",
-    "mnn": "mnn",
-    "executorch": "executorch torch",
-    "rknn": "rknn-toolkit-lite2",
-    "remote": "'tritonclient[http]'",
-    "tvm": "apache-tvm onnx",
-    "tensorrt-cu12": "tensorrt-cu12 'cuda-python>=12,<13' --extra-index-url https://pypi.nvidia.com",
-    "tensorrt-cu13": "tensorrt-cu13 'cuda-python>=13,<14' --extra-index-url https://pypi.nvidia.com",
-    "tensorrt": "tensorrt-cu13 'cuda-python>=13,<14' --extra-index-url https://pypi.nvidia.com",
-}
-
-
-def _pip_hint(extra: str) -> str:
-    packages = _PACKAGES.get(extra)
-    if packages is None:
-        return f"pip install 'edgeinfer[{extra}]'"
-    return f"pip install {packages} (what edgeinfer's '{extra}' extra installs)"
 
 
 # --- checking what is registered --------------------------------------------------------------
@@ -256,8 +168,8 @@ def unregister_backend(name: str) -> None:
     """Remove a registered backend (restoring the built-in one of that name, if any)."""
     with _lock:
         _classes.pop(name, None)
-        if name in _BUILTIN:
-            _entries[name] = _BUILTIN[name]
+        if name in BUILTIN_ENTRIES:
+            _entries[name] = BUILTIN_ENTRIES[name]
         else:
             _entries.pop(name, None)
 
@@ -387,7 +299,7 @@ def install_hint(name: str) -> str | None:
     found = entry(name)
     if found.hint:
         return found.hint
-    return _pip_hint(found.extra) if found.extra else None
+    return pip_hint(found.extra) if found.extra else None
 
 
 def backend_class(name: str) -> type[Backend]:
@@ -477,7 +389,7 @@ def backend_infos() -> tuple[BackendInfo, ...]:
             continue
         availability = safe_availability(name, cls)
         hint = (
-            availability.hint or install_hint(name) or (_pip_hint(cls.extra) if cls.extra else None)
+            availability.hint or install_hint(name) or (pip_hint(cls.extra) if cls.extra else None)
         )
         infos.append(
             BackendInfo(
