@@ -202,7 +202,7 @@ def test_cache_false_compiles_every_load_and_keeps_nothing(
 
 def test_compile_ahead_writes_a_module_that_auto_loads(tmp_path: Path) -> None:
     source = _onnx("multi_io", tmp_path)
-    written = edgeinfer.compile(source, "tvm")
+    written = edgeinfer.compile_model(source, "tvm")
     assert written == tmp_path / "multi_io.tvm.so"
     sidecar = read_sidecar(written)
     assert sidecar.source == "multi_io.onnx"
@@ -253,16 +253,16 @@ def test_compile_command_line(tmp_path: Path) -> None:
 def test_compile_refuses_what_it_cannot_do(tmp_path: Path) -> None:
     source = _onnx("one_op", tmp_path)
     with pytest.raises(FileNotFoundError):
-        edgeinfer.compile(tmp_path / "missing.onnx")
+        edgeinfer.compile_model(tmp_path / "missing.onnx")
     with pytest.raises(ConfigurationError, match="unknown backend"):
-        edgeinfer.compile(source, "nonesuch")
+        edgeinfer.compile_model(source, "nonesuch")
     with pytest.raises(ConfigurationError, match="compiles for cpu, gpu"):
-        edgeinfer.compile(source, "tvm", device="npu")
+        edgeinfer.compile_model(source, "tvm", device="npu")
     with pytest.raises(ConfigurationError, match="unknown tvm option"):
-        edgeinfer.compile(source, "tvm", options={"tunes": 4})
-    written = edgeinfer.compile(source, "tvm")
+        edgeinfer.compile_model(source, "tvm", options={"tunes": 4})
+    written = edgeinfer.compile_model(source, "tvm")
     with pytest.raises(ConfigurationError, match="compiles ONNX models"):
-        edgeinfer.compile(written, "tvm")
+        edgeinfer.compile_model(written, "tvm")
 
 
 # --- modules this machine must refuse ---------------------------------------------------------
@@ -279,7 +279,7 @@ def _edit_sidecar(module: Path, **changes: object) -> None:
 def compiled_variants(tmp_path: Path) -> Path:
     """A folder with one model twice: ONNX, and compiled by TVM ahead of time."""
     source = _onnx("dynamic_batch", tmp_path)
-    edgeinfer.compile(source, "tvm", out=tmp_path / "dynamic_batch.so")
+    edgeinfer.compile_model(source, "tvm", out=tmp_path / "dynamic_batch.so")
     return tmp_path
 
 

@@ -48,7 +48,7 @@ from edgeinfer._types import OperatorEvent as OperatorEvent
 from edgeinfer._types import Quantization as Quantization
 from edgeinfer._types import TensorSpec as TensorSpec
 from edgeinfer._version import __version__ as __version__
-from edgeinfer.compile._api import compile as compile
+from edgeinfer.compile._api import compile_model as compile_model
 from edgeinfer.optimize._api import optimize as optimize
 from edgeinfer.optimize._images import ImagePreprocessing as ImagePreprocessing
 from edgeinfer.optimize._report import OptimizationReport as OptimizationReport

@@ -143,7 +143,7 @@ class Backend(Session):
     several, like OpenVINO's AUTO: under ``device="auto"`` it gets one request of kind
     ``"auto"`` with the kinds it may use in ``choices``, and reports what it chose in ``device``).
     ``compiles_ahead``: ``compile_ahead`` writes a ready-to-load artefact of a model
-    (``edgeinfer.compile``), so a device loads it without compiling at start-up.
+    (``edgeinfer.compile_model``), so a device loads it without compiling at start-up.
     """
 
     name: ClassVar[str]

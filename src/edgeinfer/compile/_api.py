@@ -1,5 +1,5 @@
-"""``edgeinfer.compile``: compile a model ahead of time for one backend and device, so that the
-device loads a ready artefact instead of compiling at start-up."""
+"""``edgeinfer.compile_model``: compile a model ahead of time for one backend and device, so
+that the device loads a ready artefact instead of compiling at start-up."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from edgeinfer._kit.contract import PRECISIONS, OpenOptions
 from edgeinfer._planning.devices import parse_device
 from edgeinfer._planning.registry import backend_class, install_hint, names, safe_availability
 
-__all__ = ["compile"]
+__all__ = ["compile_model"]
 
 _log = logging.getLogger("edgeinfer.compile")
 
 
-def compile(
+def compile_model(
     model: str | os.PathLike[str],
     backend: str = "tvm",
     *,

@@ -75,11 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     options: dict[str, Any] = {"tune": args.tune}
     if args.target is not None:
         options["target"] = args.target
-    from edgeinfer.compile._api import compile
+    from edgeinfer.compile._api import compile_model
 
     started = time.perf_counter()
     try:
-        written = compile(
+        written = compile_model(
             args.model, args.backend, out=args.out, device=args.device, options=options
         )
     except ConfigurationError as error:

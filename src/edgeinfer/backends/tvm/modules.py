@@ -1,7 +1,7 @@
 """Where a model's compiled module comes from: edgeinfer's cache, or a compile (then cached).
 
 ``cached_or_compiled`` is what ``load()`` of an ``.onnx`` file does; ``compile_for`` what
-``edgeinfer.compile`` does; both key the module by the model's digest, the TVM version, the
+``edgeinfer.compile_model`` does; both key the module by the model's digest, the TVM version, the
 target and the tuning budget (``cache.py``), and write the sidecar last, so a module with a
 sidecar is always whole.
 """
