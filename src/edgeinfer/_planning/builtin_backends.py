@@ -94,7 +94,7 @@ _PACKAGES = {  # what each extra of edgeinfer installs: named in hints, which wo
     "executorch": "executorch torch",
     "rknn": "rknn-toolkit-lite2",
     "remote": "'tritonclient[http]'",
-    "tvm": "apache-tvm onnx",
+    "tvm": "apache-tvm 'apache-tvm-ffi>=0.1.14,<0.1.15' onnx cloudpickle",
     "tensorrt-cu12": "tensorrt-cu12 'cuda-python>=12,<13' --extra-index-url https://pypi.nvidia.com",
     "tensorrt-cu13": "tensorrt-cu13 'cuda-python>=13,<14' --extra-index-url https://pypi.nvidia.com",
     "tensorrt": "tensorrt-cu13 'cuda-python>=13,<14' --extra-index-url https://pypi.nvidia.com",

@@ -63,7 +63,10 @@ from edgeinfer.backends.tvm.threads import apply_threads, size_pool_before_impor
 
 __all__ = ["TvmBackend"]
 
-_HINT = "pip install apache-tvm onnx (what edgeinfer's 'tvm' extra installs)"
+_HINT = (
+    "pip install apache-tvm 'apache-tvm-ffi>=0.1.14,<0.1.15' onnx cloudpickle (what edgeinfer's "
+    "'tvm' extra installs)"
+)
 OPTION_KEYS = ("target", "tune", "cache")
 
 
