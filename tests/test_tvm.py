@@ -59,18 +59,14 @@ def _onnx(name: str, folder: Path) -> Path:
     return path
 
 
-def _feeds(model: edgeinfer.Model, seed: int = 0, size: int = 2) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    feeds: dict[str, np.ndarray] = {}
-    for spec in model.inputs:
-        shape = tuple(size if d is None else d for d in spec.shape or ())
-        if spec.dtype == np.bool_:
-            feeds[spec.name] = rng.random(shape) > 0.5
-        elif spec.dtype.kind in "iu":
-            feeds[spec.name] = rng.integers(0, 10, shape).astype(spec.dtype)
-        else:
-            feeds[spec.name] = rng.standard_normal(shape).astype(spec.dtype)
-    return feeds
+class _Inputs(BackendContract):
+    """Only for ``sample_inputs``: random values of each input's dtype, dynamic sizes 2."""
+
+    dynamic_size = 2
+
+
+def _feeds(model: edgeinfer.Model, seed: int = 0) -> dict[str, np.ndarray]:
+    return _Inputs().sample_inputs(model.inputs, seed)
 
 
 class TestTvmContract(BackendContract):

@@ -26,9 +26,10 @@ with ``ErrorRule`` (native exceptions -> edgeinfer's error tree, chained), ``ins
 a ``Path`` for a format with URL ``schemes``, like the ``remote`` backend's ``oip``),
 ``captured_native_stderr`` (keep a C++ runtime's noise off the user's terminal),
 ``check_onnx_file`` (refuse unsafe ONNX files before a runtime reads them; returns the graph's
-names, shapes and metadata), ``cache_dir`` / ``write_cached`` / ``read_cached`` (the one folder
-edgeinfer writes to), ``model_digest`` (a model's sha256 with its external data, for cache
-keys), ``quantize`` / ``dequantize`` (affine quantisation, as TFLite rounds it),
+names, shapes and metadata), ``cache_dir`` / ``write_cached`` / ``read_cached`` /
+``atomic_file`` (the one folder edgeinfer writes to), ``model_digest`` (a model's sha256 with
+its external data) and ``key_digest`` (a cache entry's name from what made it), ``quantize`` /
+``dequantize`` (affine quantisation, as TFLite rounds it),
 ``captured_native_stdout`` (for runtimes that ``printf``), ``Roots`` / ``detect_devices`` and
 the NPU readers (``rockchip_soc``, ``rockchip_npu_nodes``, ``hailo_nodes``, ``qualcomm_npu``:
 what the board has, from fake trees in tests), ``Placement.from_ops`` with ``PlacedOp`` (a
@@ -48,7 +49,7 @@ from edgeinfer._errors import (
     ModelIncompatible,
     OutOfMemory,
 )
-from edgeinfer._kit.cache import cache_dir, read_cached, write_cached
+from edgeinfer._kit.cache import atomic_file, cache_dir, read_cached, write_cached
 from edgeinfer._kit.contract import (
     PRECISIONS,
     Backend,
@@ -57,7 +58,7 @@ from edgeinfer._kit.contract import (
     Session,
     check_options,
 )
-from edgeinfer._kit.digest import model_digest
+from edgeinfer._kit.digest import key_digest, model_digest
 from edgeinfer._kit.errors import OUT_OF_MEMORY, ErrorRule, translate_errors, translated
 from edgeinfer._kit.native_stderr import captured_native_stderr, captured_native_stdout
 from edgeinfer._kit.onnx_scan import OnnxFacts, OnnxValue, check_onnx_file
@@ -104,6 +105,7 @@ __all__ = [
     "Roots",
     "Session",
     "TensorSpec",
+    "atomic_file",
     "cache_dir",
     "captured_native_stderr",
     "captured_native_stdout",
@@ -114,6 +116,7 @@ __all__ = [
     "formats",
     "hailo_nodes",
     "installed_version",
+    "key_digest",
     "model_digest",
     "qualcomm_npu",
     "quantize",

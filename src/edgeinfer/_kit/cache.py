@@ -12,11 +12,11 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENV_VAR", "cache_dir", "read_cached", "write_cached"]
+__all__ = ["ENV_VAR", "atomic_file", "cache_dir", "read_cached", "write_cached"]
 
 ENV_VAR = "EDGEINFER_CACHE"
 _APP = "edgeinfer"
@@ -55,19 +55,28 @@ def read_cached(path: Path) -> bytes | None:
         return None
 
 
-def write_cached(path: Path, data: Any) -> None:
-    """Write ``data`` (bytes or any buffer) to ``path`` atomically, creating its folders.
-
-    A temporary file in the same folder is renamed over ``path``, so a reader never sees half an
-    engine and two processes building the same one at once both leave a whole file.
-    """
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` (its folders created) for a writer that wants a file
+    name (a compiler's ``export_library``); renamed over ``path`` when the block ends, removed if
+    it raises. A reader never sees half a file, and two processes writing the same one at once
+    both leave a whole file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent
+    )
+    os.close(handle)
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
+        yield Path(temporary)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def write_cached(path: Path, data: Any) -> None:
+    """Write ``data`` (bytes or any buffer) to ``path`` atomically (``atomic_file``), creating
+    its folders."""
+    with atomic_file(path) as temporary, temporary.open("wb") as out:
+        out.write(data)

@@ -3,7 +3,7 @@
 An ONNX model's external data files are part of it (new weights in ``weights.bin`` must give a
 new engine or a new selection); a folder model (a Core ML package) is every file in it, by
 relative path. Used by the TensorRT engine cache, the TVM module cache and the cache of
-measured selections.
+measured selections. ``key_digest`` names a cache entry from what made it (a JSON document).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["model_digest"]
+__all__ = ["key_digest", "model_digest"]
 
 _BLOCK = 1 << 20
 
@@ -40,3 +40,13 @@ def model_digest(path: Path) -> str:
             digest.update(b"\0" + location.encode("utf-8") + b"\0")
             _update(digest, path.parent / location)
     return digest.hexdigest()
+
+
+def key_digest(document: Any) -> str:
+    """The hex sha256 of ``document`` (JSON data) in canonical form (sorted keys, no spaces):
+    stable across runs and processes; any change in any value gives another digest."""
+    import hashlib
+    import json
+
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -14,14 +14,12 @@ Layout under ``edgeinfer.backend.cache_dir()``::
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from edgeinfer.backend import cache_dir
+from edgeinfer.backend import cache_dir, key_digest
 
 __all__ = [
     "RECIPE_VERSION",
@@ -52,8 +50,7 @@ def engine_key(
         "compute_capability": list(compute_capability),
         "options": options,
     }
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return key_digest(document)
 
 
 def _safe(text: str) -> str:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeinfer.backend import ModelError, TensorSpec, translate_errors
+from edgeinfer.backend import ModelError, TensorSpec, atomic_file, translate_errors
 from edgeinfer.backends.tvm.errors import COMPILE_RULES
 from edgeinfer.backends.tvm.tuning import check_tuning_works, tuned
 
@@ -136,15 +134,6 @@ def compile_onnx(
 
 
 def export_module(executable: Any, out: Path) -> None:
-    """``export_library`` to a temporary file beside ``out``, renamed over it: a reader never
-    sees half a library, and two processes compiling at once both leave a whole one."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix, dir=out.parent)
-    os.close(handle)
-    try:
-        executable.export_library(temporary)
-        os.replace(temporary, out)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    """``export_library`` into ``out``, atomically (``atomic_file``)."""
+    with atomic_file(out) as temporary:
+        executable.export_library(str(temporary))
