@@ -400,6 +400,43 @@ def test_an_explicit_target_is_used(tmp_path: Path) -> None:
     assert "avx512f" not in read_sidecar(module).features
 
 
+def test_shapes_fix_dynamic_sizes_at_compile_time(tmp_path: Path) -> None:
+    path = _onnx("dynamic_dims", tmp_path)
+    options = {"tvm": {"shapes": {"x": [2, 3, 8, 12]}}}
+    with (
+        edgeinfer.load(path, backend="tvm", options=options, fallback=False) as model,
+        edgeinfer.load(path, backend="onnxruntime") as reference,
+    ):
+        assert [str(s) for s in model.inputs] == ["x: float32[2, 3, 8, 12]"]
+        x = np.random.default_rng(0).standard_normal((2, 3, 8, 12)).astype(np.float32)
+        np.testing.assert_allclose(model.run({"x": x})["y"], reference.run({"x": x})["y"])
+        with pytest.raises(InvalidInput, match="expected shape"):
+            model.run({"x": np.zeros((1, 3, 8, 12), np.float32)})
+    written = tmp_path / "fixed.so"
+    command = [sys.executable, "-m", "edgeinfer.compile", str(path), "--shape", "x:1x3x16x16",
+               "--out", str(written), "-q"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert read_sidecar(written).inputs[0].shape == (1, 3, 16, 16)
+
+
+@pytest.mark.parametrize(
+    ("shapes", "match"),
+    [
+        ({"nope": [1, 3, 8, 8]}, "'nope', which is not an input"),
+        ({"x": [1, 3, 8]}, "the model declares x: float32"),
+        ({"x": [1, 4, 8, 8]}, "the model declares x: float32"),
+        ({"x": [1, 3, 0, 8]}, "must be positive sizes"),
+        ({"x": "1x3x8x8"}, "must be positive sizes"),
+        ([1, 3, 8, 8], "must map input names to sizes"),
+    ],
+)
+def test_bad_shapes_are_named(shapes: object, match: str, model_dir: Path) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        edgeinfer.load(_onnx("dynamic_dims", model_dir), backend="tvm", fallback=False,
+                       options={"tvm": {"shapes": shapes}})  # fmt: skip
+
+
 def test_other_precisions_are_incompatible_so_the_chain_moves_on(model_dir: Path) -> None:
     with pytest.raises(ModelIncompatible, match="own precision"):
         edgeinfer.load(_onnx("one_op", model_dir), backend="tvm", precision="fp16",
@@ -555,7 +592,7 @@ def test_tuning_runs_metaschedule_keeps_its_records_and_reuses_them(
     assert "tvm: tuning" not in capsys.readouterr().err
 
 
-def test_a_dynamic_model_is_compiled_untuned_with_a_warning(
+def test_a_dynamic_model_is_compiled_untuned_with_a_warning_unless_its_shapes_are_given(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, "edgeinfer.backends.tvm")
@@ -563,6 +600,12 @@ def test_a_dynamic_model_is_compiled_untuned_with_a_warning(
     with edgeinfer.load(path, backend="tvm", options={"tvm": {"tune": 8}}) as model:
         assert model.details["tune"].startswith("untuned")
     assert "tunes static shapes only" in caplog.text
+    caplog.clear()
+    fixed = {"tvm": {"tune": 2, "shapes": {"x": [4, 8]}}}
+    with edgeinfer.load(path, backend="tvm", options=fixed) as model:  # its shapes given: tuned
+        assert model.details["tune"].startswith("2 MetaSchedule trials")
+        assert model.run({"x": np.ones((4, 8), np.float32)})["y"].shape == (4, 4)
+    assert "tunes static shapes only" not in caplog.text
 
 
 def test_tuning_refuses_the_ffi_that_crashes_tvm_027(
@@ -585,3 +628,40 @@ def test_tuning_refuses_the_ffi_that_crashes_tvm_027(
     assert "apache-tvm-ffi<0.1.15" in (caught.value.hint or "")
     with pytest.raises((BackendUnavailable, NoBackendAvailable), match="crashes the process"):
         edgeinfer.load(_static_conv(tmp_path), backend="tvm", options={"tvm": {"tune": 2}})
+
+
+# --- models nobody here wrote -----------------------------------------------------------------
+
+
+def test_a_published_recurrent_model_matches_onnxruntime_call_after_call() -> None:
+    """Silero VAD v6 (fetched from its PyPI wheel): dynamic input, a scalar int64, a recurrent
+    state fed back; TVM 0.27 imports it as it is, and the chain of calls matches ONNX Runtime."""
+    from published_models import fetch
+    from test_published_models import MODELS, _vad
+
+    path = fetch(MODELS["silero-vad"])
+    drive = _vad(with_sr=True, chunks=8)
+    with (
+        edgeinfer.load(path, backend="tvm", fallback=False) as model,
+        edgeinfer.load(path, backend="onnxruntime") as reference,
+    ):
+        assert [s.name for s in model.outputs] == [s.name for s in reference.outputs]
+        got, want = drive(model.run), drive(reference.run)
+    for have, expected in zip(got, want, strict=True):
+        for key in expected:
+            np.testing.assert_allclose(have[key], expected[key], rtol=1e-4, atol=1e-5)
+
+
+def test_a_published_model_tvm_cannot_import_falls_back_visibly() -> None:
+    """YOLOv8n (nudenet's export): TVM 0.27's frontend fails on it (dynamic sizes; with them
+    fixed, the VM code generator refuses an operator): ModelIncompatible, and the next pinned
+    backend serves."""
+    from published_models import fetch
+    from test_published_models import MODELS
+
+    path = fetch(MODELS["yolov8n"])
+    with edgeinfer.load(path, backend=["tvm", "onnxruntime"], device="cpu") as model:
+        assert model.backend == "onnxruntime"
+        (tried,) = [a for a in model.attempts if a.backend == "tvm"]
+        assert tried.error == "ModelIncompatible"
+        assert "tvm's ONNX frontend cannot import 320n.onnx" in tried.reason

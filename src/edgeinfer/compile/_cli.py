@@ -1,4 +1,5 @@
-"""``python -m edgeinfer.compile MODEL --backend tvm [--tune N] [--target JSON] [--out PATH]``.
+"""``python -m edgeinfer.compile MODEL --backend tvm [--tune N] [--target JSON] [--shape
+NAME:1x3x224x224] [--out PATH]``.
 
 Exit status: 0 compiled; 1 the model cannot be compiled here (incompatible model, runtime
 missing); 64 bad arguments (an existing ``--out`` without ``--overwrite`` too).
@@ -38,6 +39,17 @@ def _target(text: str) -> Any:
     return value
 
 
+def _shape(text: str) -> tuple[str, list[int]]:
+    name, _, dims = text.rpartition(":")
+    try:
+        sizes = [int(d) for d in dims.lower().split("x")]
+    except ValueError:
+        sizes = []
+    if not name or not sizes or any(d <= 0 for d in sizes):
+        raise argparse.ArgumentTypeError(f"expected NAME:1x3x224x224, got {text!r}")
+    return name, sizes
+
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="python -m edgeinfer.compile",
@@ -57,6 +69,8 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--tune", type=int, default=0, metavar="TRIALS",
                    help="MetaSchedule tuning trials (default 0: untuned)")  # fmt: skip
+    p.add_argument("--shape", action="append", type=_shape, default=[], metavar="NAME:1x3x224x224",
+                   help="fix an input's dynamic sizes (repeat per input)")  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the written path")
     return p
@@ -73,6 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.quiet:
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
     options: dict[str, Any] = {"tune": args.tune}
+    if args.shape:
+        options["shapes"] = dict(args.shape)
     if args.target is not None:
         options["target"] = args.target
     from edgeinfer.compile._api import compile_model

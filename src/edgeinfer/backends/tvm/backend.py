@@ -18,6 +18,8 @@ Options (``load(options={"tvm": {...}})``):
 - ``target``: a TVM target dict (``{"kind": "llvm", "mcpu": "cortex-a76"}``); default: this
   machine's CPU, or the first GPU runtime that works for ``device="gpu"``.
 - ``tune``: MetaSchedule trials (default 0: untuned); the records are kept with the module.
+- ``shapes``: ``{input: [sizes]}`` fixing dynamic dimensions at compile time (TVM's frontend
+  imports some models only with static shapes, and MetaSchedule tunes static shapes only).
 - ``cache``: ``True`` (default) keeps compiled modules in the cache folder; ``False`` compiles
   on every load and writes nothing.
 
@@ -67,7 +69,7 @@ _HINT = (
     "pip install apache-tvm 'apache-tvm-ffi>=0.1.14,<0.1.15' onnx cloudpickle (what edgeinfer's "
     "'tvm' extra installs)"
 )
-OPTION_KEYS = ("target", "tune", "cache")
+OPTION_KEYS = ("target", "tune", "shapes", "cache")
 
 
 @functools.lru_cache(maxsize=1)
@@ -102,6 +104,12 @@ def _check_precision(precision: str | None) -> None:
 
 def _device(tvm: Any, kind: str, index: int | None) -> Any:
     return tvm.cpu(0) if kind == "llvm" else tvm.device(kind, index or 0)
+
+
+def _c_order(array: np.ndarray) -> np.ndarray:
+    """``array`` in C order for TVM, 0-d kept 0-d (``np.ascontiguousarray`` makes scalars 1-d,
+    which the VM refuses: a published model's scalar ``sr`` input found it)."""
+    return array if array.flags.c_contiguous else array.copy(order="C")
 
 
 def _outputs(result: Any) -> list[Any]:
@@ -155,10 +163,10 @@ class TvmBackend(HeldSpecs, Backend):
         if path.suffix.lower() == ".onnx":
             module, sidecar, how = cached_or_compiled(tvm, version, path, device, extra)
         else:
-            if "target" in extra or "tune" in extra:
+            if {"target", "tune", "shapes"} & set(extra):
                 raise ConfigurationError(
-                    f"{path.name} is already compiled: the tvm options 'target' and 'tune' apply "
-                    "to ONNX models"
+                    f"{path.name} is already compiled: the tvm options 'target', 'tune' and "
+                    "'shapes' apply to ONNX models"
                 )
             module, sidecar = path, read_sidecar(path)
             how = f"compiled ahead of time, in {sidecar.compile_seconds:.2f} s"
@@ -231,7 +239,7 @@ class TvmBackend(HeldSpecs, Backend):
                 raise InferenceError(f"tvm session for {self._model_name} is closed")
             tensor, device = self._tvm.runtime.tensor, self._dev
             with translate_errors(self._what, RUN_RULES, InferenceError):
-                args = [tensor(np.ascontiguousarray(feeds[s.name]), device) for s in self._inputs]
+                args = [tensor(_c_order(feeds[s.name]), device) for s in self._inputs]
                 results = _outputs(self._main(*args))
                 arrays = [result.numpy() for result in results]
         if len(arrays) != len(self._outputs):

@@ -2,7 +2,8 @@
 
 A module runs only on the TVM version that built it, for the target it was built for, compiled
 with the options it was built with: the key is a digest of the model's bytes (with its external
-data), the TVM version, the target (CPU model and features included) and the tuning budget.
+data), the TVM version, the target (CPU model and features included), the tuning budget and
+the inputs' fixed sizes.
 Computing it is a pure function, tested without TVM.
 
 Layout under ``edgeinfer.backend.cache_dir()``::
@@ -15,7 +16,7 @@ Layout under ``edgeinfer.backend.cache_dir()``::
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +30,21 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def module_key(
-    model_sha256: str, tvm_version: str, target: Mapping[str, Any], tune_trials: int
+    model_sha256: str,
+    tvm_version: str,
+    target: Mapping[str, Any],
+    tune_trials: int,
+    shapes: Mapping[str, Sequence[int]] | None = None,
 ) -> str:
     """The hex sha256 naming one compiled module; any change in any argument gives another key.
-    ``target`` must be JSON data (a TVM target dict)."""
+    ``target`` must be JSON data (a TVM target dict); ``shapes`` the inputs' fixed sizes."""
     document = {
         "recipe": RECIPE_VERSION,
         "model_sha256": model_sha256,
         "tvm": tvm_version,
         "target": target,
         "tune_trials": tune_trials,
+        "shapes": {name: list(dims) for name, dims in (shapes or {}).items()},
     }
     return key_digest(document)
 

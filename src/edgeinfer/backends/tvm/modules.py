@@ -11,6 +11,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +46,38 @@ def trials_of(extra: Mapping[str, Any]) -> int:
     return trials
 
 
-def _target_and_key(
+def shapes_of(extra: Mapping[str, Any]) -> dict[str, list[int]]:
+    """The ``shapes`` option: input name -> every dimension (checked against the model later)."""
+    shapes = extra.get("shapes", {})
+    if not isinstance(shapes, Mapping) or not all(isinstance(k, str) for k in shapes):
+        raise ConfigurationError(
+            f"tvm option 'shapes' must map input names to sizes, like {{'images': [1, 3, 640, "
+            f"640]}}; got {shapes!r}"
+        )
+    return {name: list(dims) if isinstance(dims, (list, tuple)) else dims
+            for name, dims in shapes.items()}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one module is compiled: the target, the tuning budget, the inputs' fixed sizes, and
+    the cache key of all that with the model and TVM version."""
+
+    target: dict[str, Any]
+    trials: int
+    shapes: dict[str, list[int]]
+    key: str
+
+
+def recipe_of(
     tvm: Any, version: str, path: Path, device: DeviceRequest, extra: Mapping[str, Any]
-) -> tuple[dict[str, Any], int, str]:
+) -> Recipe:
     trials = trials_of(extra)
+    shapes = shapes_of(extra)
     target = resolve_target(tvm, device, extra.get("target"))
     target = for_tuning(target) if trials else target
-    return target, trials, module_key(model_digest(path), version, target, trials)
+    key = module_key(model_digest(path), version, target, trials, shapes)
+    return Recipe(target, trials, shapes, key)
 
 
 def cached_or_compiled(
@@ -59,8 +85,8 @@ def cached_or_compiled(
 ) -> tuple[Path, Sidecar, str]:
     """The cached module of ``path`` for this target, compiled first where there is none."""
     check_onnx_file(path)
-    target, trials, key = _target_and_key(tvm, version, path, device, extra)
-    out = module_path(path, key)
+    recipe = recipe_of(tvm, version, path, device, extra)
+    out = module_path(path, recipe.key)
     if extra.get("cache", True) and out.is_file():
         try:
             sidecar = read_sidecar(out)
@@ -70,7 +96,7 @@ def cached_or_compiled(
             pass
     if not extra.get("cache", True):
         out = Path(tempfile.mkdtemp(prefix="edgeinfer-tvm-")) / f"{path.stem}.so"
-    sidecar = compile_to(tvm, version, path, out, target, trials, tuning_dir(path, key))
+    sidecar = compile_to(tvm, version, path, out, recipe)
     return out, sidecar, f"compiled on this load in {sidecar.compile_seconds:.2f} s"
 
 
@@ -78,25 +104,21 @@ def compile_for(
     tvm: Any, version: str, path: Path, out: Path, device: DeviceRequest, extra: Mapping[str, Any]
 ) -> Sidecar:
     """Compile ``path`` into ``out`` for ``device`` (ahead of time: no cache entry)."""
-    target, trials, key = _target_and_key(tvm, version, path, device, extra)
-    return compile_to(tvm, version, path, out, target, trials, tuning_dir(path, key))
+    return compile_to(tvm, version, path, out, recipe_of(tvm, version, path, device, extra))
 
 
-def compile_to(
-    tvm: Any,
-    version: str,
-    path: Path,
-    out: Path,
-    target: Mapping[str, Any],
-    trials: int,
-    work_dir: Path | None,
-) -> Sidecar:
-    """Compile ``path`` for ``target`` into ``out`` and write its sidecar (last, so a module with
+def compile_to(tvm: Any, version: str, path: Path, out: Path, recipe: Recipe) -> Sidecar:
+    """Compile ``path`` by ``recipe`` into ``out`` and write its sidecar (last, so a module with
     a sidecar is always whole)."""
-    compiled, inputs, outputs = compile_onnx(tvm, path, target, trials, work_dir)
+    target, trials = recipe.target, recipe.trials
+    work_dir = tuning_dir(path, recipe.key)
+    compiled, inputs, outputs = compile_onnx(tvm, path, target, trials, work_dir, recipe.shapes)
     started = time.perf_counter()
     with translate_errors(f"tvm cannot export {path.name}", LOAD_RULES):
         export_module(compiled.executable, out)
+    extra: dict[str, Any] = {"shapes": recipe.shapes} if recipe.shapes else {}
+    if trials:
+        extra.update(tune_asked=trials, reused_tuning_records=compiled.reused_records)
     sidecar = Sidecar(
         inputs=inputs,
         outputs=outputs,
@@ -109,9 +131,7 @@ def compile_to(
         compile_seconds=compiled.compile_seconds + time.perf_counter() - started,
         tune_trials=compiled.tune_trials,
         tune_seconds=compiled.tune_seconds,
-        extra={"tune_asked": trials, "reused_tuning_records": compiled.reused_records}
-        if trials
-        else {},
+        extra=extra,
     )
     write_sidecar(out, sidecar)
     return sidecar
