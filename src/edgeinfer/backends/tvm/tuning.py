@@ -97,15 +97,24 @@ def tuned(
 @contextlib.contextmanager
 def _console_quiet() -> Iterator[None]:
     """MetaSchedule prints its tables to stdout at the level of its logger (DEBUG when unset);
-    it keeps everything in ``<work dir>/logs``. Only its warnings reach the terminal."""
+    it keeps everything in ``<work dir>/logs``. Only its warnings reach the terminal.
+
+    Its ``create_loggers`` also fails ("'NoneType' object has no attribute 'format'") when that
+    logger holds a handler without a name (pytest's log capture adds two): such handlers are
+    set aside while it configures itself, and put back after."""
     found = logging.getLogger("tvm.s_tir.meta_schedule")
     level = found.level
     if level == logging.NOTSET:
         found.setLevel(logging.WARNING)
+    unnamed = [handler for handler in found.handlers if handler.get_name() is None]
+    for handler in unnamed:
+        found.removeHandler(handler)
     try:
         yield
     finally:
         found.setLevel(level)
+        for handler in unnamed:
+            found.addHandler(handler)
 
 
 def _fused(tvm: Any, module: Any, target: Any) -> Any:
