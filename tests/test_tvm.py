@@ -382,6 +382,7 @@ def test_a_library_that_is_not_a_tvm_module_is_a_model_error(tmp_path: Path) -> 
         ({"target": {"mcpu": "x"}}, ConfigurationError, "with a 'kind'"),
         ({"target": {"kind": "cuda"}}, ConfigurationError, "does not run on the cpu"),
         ({"opt": 3}, ConfigurationError, "unknown tvm option"),
+        ({"cache": "no"}, ConfigurationError, "'cache' must be True or False"),
     ],
 )
 def test_bad_options_are_named(

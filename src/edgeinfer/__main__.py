@@ -8,18 +8,13 @@ import sys
 from collections.abc import Sequence
 
 from edgeinfer import __version__
-from edgeinfer._errors import EdgeInferError
 from edgeinfer._planning.detect import devices
-from edgeinfer._planning.registry import backend_infos, entry, formats_of
+from edgeinfer._planning.registry import backend_infos, offered_unasked
 
 
 def _format_label(backend: str, fmt: str) -> str:
     """``fmt``, marked when the backend reads it only when named (tvm compiles ONNX)."""
-    try:
-        offered = fmt in formats_of(entry(backend))
-    except EdgeInferError:
-        offered = True
-    return fmt if offered else f"{fmt} (when named: backend={backend!r})"
+    return fmt if offered_unasked(backend, fmt) else f"{fmt} (when named: backend={backend!r})"
 
 
 def report() -> str:

@@ -18,7 +18,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from edgeinfer._errors import BackendUnavailable, ConfigurationError, UnknownBackend
+from edgeinfer._errors import (
+    BackendUnavailable,
+    ConfigurationError,
+    EdgeInferError,
+    UnknownBackend,
+)
 from edgeinfer._kit.contract import Backend
 from edgeinfer._planning.builtin_backends import (
     BUILTIN_ENTRIES,
@@ -39,6 +44,7 @@ __all__ = [
     "entries",
     "entry",
     "names",
+    "offered_unasked",
     "register_backend",
     "safe_availability",
     "unregister_backend",
@@ -348,6 +354,15 @@ def formats_of(found: BackendEntry) -> tuple[str, ...]:
         return tuple(backend_class(found.name).formats)
     except BackendUnavailable:
         return ()
+
+
+def offered_unasked(name: str, fmt: str) -> bool:
+    """Whether the planner offers backend ``name`` for ``fmt`` when it is not named: its entry
+    lists the format. A class may read more when named (tvm compiles ONNX only then)."""
+    try:
+        return fmt in formats_of(entry(name))
+    except EdgeInferError:
+        return True
 
 
 def devices_of(found: BackendEntry) -> tuple[str, ...]:

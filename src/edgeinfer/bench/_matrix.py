@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeinfer._errors import ConfigurationError, EdgeInferError, UnknownBackend
+from edgeinfer._errors import ConfigurationError, UnknownBackend
 from edgeinfer._planning.devices import parse_device
-from edgeinfer._planning.registry import backend_infos, entry, formats_of
+from edgeinfer._planning.registry import backend_infos, offered_unasked
 from edgeinfer._planning.sources import resolve_model_files
 from edgeinfer._types import BackendInfo
 from edgeinfer.bench._rules import DEFAULT_BUDGET_S, DEFAULT_MIN_QUERIES, default_duration
@@ -223,15 +223,6 @@ def _pairing(info: BackendInfo, device: str) -> str | None:
     return None
 
 
-def _offered(info: BackendInfo, fmt: str) -> bool:
-    """Whether the planner offers ``info`` for ``fmt`` unasked (its registry entry lists the
-    format): tvm reads ONNX, but compiles it only when it is named."""
-    try:
-        return fmt in formats_of(entry(info.name))
-    except EdgeInferError:
-        return True
-
-
 def build_plan(
     models: Sequence[str],
     backends: Sequence[str] | None = None,
@@ -263,7 +254,7 @@ def build_plan(
             if target.format in info.formats and (backends is None or info.name in backends)
         ]
         if backends is None:  # what load(device="auto") would offer; the rest only when named
-            for info in [i for i in readers if not _offered(i, target.format)]:
+            for info in [i for i in readers if not offered_unasked(i.name, target.format)]:
                 readers.remove(info)
                 if info.available:
                     reason = (

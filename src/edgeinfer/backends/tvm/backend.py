@@ -56,11 +56,9 @@ from edgeinfer.backend import (
     translate_errors,
 )
 from edgeinfer.backends.tvm.errors import LOAD_RULES, RUN_RULES
-from edgeinfer.backends.tvm.modules import cached_or_compiled, compile_for
+from edgeinfer.backends.tvm.modules import cached_or_compiled, caching_of, compile_for
 from edgeinfer.backends.tvm.sidecar import Sidecar, read_sidecar
-from edgeinfer.backends.tvm.targets import (
-    check_runs_here,
-)
+from edgeinfer.backends.tvm.targets import check_runs_here, is_cpu_kind
 from edgeinfer.backends.tvm.threads import apply_threads, size_pool_before_import
 
 __all__ = ["TvmBackend"]
@@ -103,7 +101,7 @@ def _check_precision(precision: str | None) -> None:
 
 
 def _device(tvm: Any, kind: str, index: int | None) -> Any:
-    return tvm.cpu(0) if kind == "llvm" else tvm.device(kind, index or 0)
+    return tvm.cpu(0) if is_cpu_kind(kind) else tvm.device(kind, index or 0)
 
 
 def _c_order(array: np.ndarray) -> np.ndarray:
@@ -160,7 +158,7 @@ class TvmBackend(HeldSpecs, Backend):
         _check_precision(options.precision)
         tvm = import_tvm(options.threads)
         version = str(tvm.__version__)
-        if path.suffix.lower() == ".onnx":
+        if path.suffix.lower() == ".onnx":  # checked against this machine by the cache
             module, sidecar, how = cached_or_compiled(tvm, version, path, device, extra)
         else:
             if {"target", "tune", "shapes"} & set(extra):
@@ -169,12 +167,12 @@ class TvmBackend(HeldSpecs, Backend):
                     "'shapes' apply to ONNX models"
                 )
             module, sidecar = path, read_sidecar(path)
+            check_runs_here(tvm, sidecar, version, device)
             how = f"compiled ahead of time, in {sidecar.compile_seconds:.2f} s"
-        check_runs_here(tvm, sidecar, version, device)
         try:
             return cls._opened(tvm, module, sidecar, path, device, options.threads, how)
         finally:
-            if not extra.get("cache", True) and module != path:
+            if module != path and not caching_of(extra):
                 shutil.rmtree(module.parent, ignore_errors=True)  # loaded: the file can go
 
     @classmethod
@@ -208,7 +206,7 @@ class TvmBackend(HeldSpecs, Backend):
             "threads": running,
             "precision": "the model's own",
         }
-        name = "cpu" if kind in ("llvm", "c") else f"gpu:{request.index or 0}"
+        name = "cpu" if is_cpu_kind(kind) else f"gpu:{request.index or 0}"
         return cls(tvm, vm, device, name, sidecar, details, path.name)
 
     @classmethod

@@ -8,6 +8,7 @@ sidecar is always whole.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from collections.abc import Mapping
@@ -18,6 +19,8 @@ from typing import Any
 from edgeinfer.backend import (
     ConfigurationError,
     DeviceRequest,
+    ModelError,
+    ModelIncompatible,
     check_onnx_file,
     model_digest,
     translate_errors,
@@ -34,7 +37,9 @@ from edgeinfer.backends.tvm.targets import (
     resolve_target,
 )
 
-__all__ = ["cached_or_compiled", "compile_for", "compile_to", "trials_of"]
+_log = logging.getLogger("edgeinfer.backends.tvm")
+
+__all__ = ["cached_or_compiled", "caching_of", "compile_for", "compile_to", "trials_of"]
 
 
 def trials_of(extra: Mapping[str, Any]) -> int:
@@ -44,6 +49,14 @@ def trials_of(extra: Mapping[str, Any]) -> int:
             f"tvm option 'tune' must be a number of trials (0 for none), got {trials!r}"
         )
     return trials
+
+
+def caching_of(extra: Mapping[str, Any]) -> bool:
+    """The ``cache`` option: keep compiled modules in the cache folder (default)."""
+    caching = extra.get("cache", True)
+    if not isinstance(caching, bool):
+        raise ConfigurationError(f"tvm option 'cache' must be True or False, got {caching!r}")
+    return caching
 
 
 def shapes_of(extra: Mapping[str, Any]) -> dict[str, list[int]]:
@@ -87,14 +100,15 @@ def cached_or_compiled(
     check_onnx_file(path)
     recipe = recipe_of(tvm, version, path, device, extra)
     out = module_path(path, recipe.key)
-    if extra.get("cache", True) and out.is_file():
+    caching = caching_of(extra)
+    if caching and out.is_file():
         try:
             sidecar = read_sidecar(out)
             check_runs_here(tvm, sidecar, version, device)
             return out, sidecar, f"cached (compiled in {sidecar.compile_seconds:.2f} s before)"
-        except Exception:  # a broken or foreign entry: compile again over it
-            pass
-    if not extra.get("cache", True):
+        except (ModelError, ModelIncompatible) as error:  # damaged or stale: compile over it
+            _log.debug("tvm: not using the cached %s: %s", out, error)
+    if not caching:
         out = Path(tempfile.mkdtemp(prefix="edgeinfer-tvm-")) / f"{path.stem}.so"
     sidecar = compile_to(tvm, version, path, out, recipe)
     return out, sidecar, f"compiled on this load in {sidecar.compile_seconds:.2f} s"

@@ -19,7 +19,7 @@ from edgeinfer.backend import ModelError, TensorSpec, write_cached
 
 __all__ = ["FORMAT_TAG", "Sidecar", "read_sidecar", "sidecar_path", "write_sidecar"]
 
-FORMAT_TAG = "edgeinfer-tvm-module"
+FORMAT_TAG = "edgeinfer-tvm-module"  # what _planning/formats.py sniffs for
 FORMAT_VERSION = 1
 
 
@@ -91,15 +91,6 @@ def write_sidecar(module: Path, sidecar: Sidecar) -> Path:
     path = sidecar_path(module)
     write_cached(path, (json.dumps(document, indent=1, sort_keys=True) + "\n").encode("utf-8"))
     return path
-
-
-def is_tvm_sidecar(path: Path) -> bool:
-    """True when ``path`` is a sidecar this module writes (cheap: reads the file's start)."""
-    try:
-        with path.open("rb") as handle:
-            return FORMAT_TAG.encode("ascii") in handle.read(4096)
-    except OSError:
-        return False
 
 
 def read_sidecar(module: Path) -> Sidecar:

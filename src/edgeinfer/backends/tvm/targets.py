@@ -26,6 +26,7 @@ __all__ = [
     "for_tuning",
     "host_arch",
     "host_target",
+    "is_cpu_kind",
     "resolve_target",
 ]
 
@@ -44,6 +45,11 @@ GPU_HINT = (
     "TVM runs models on a GPU through its CUDA, Vulkan or OpenCL runtime: the GPU's driver must "
     "be installed, and TVM built with that runtime (the apache-tvm wheel on PyPI has CUDA)"
 )
+
+
+def is_cpu_kind(kind: str) -> bool:
+    """Whether a TVM target kind runs on the CPU (``llvm``, ``c``)."""
+    return kind in _CPU_KINDS
 
 
 def host_arch(tvm: Any, target: Mapping[str, Any] | None = None) -> str:
@@ -145,13 +151,13 @@ def check_runs_here(tvm: Any, sidecar: Sidecar, version: str, device: DeviceRequ
             f"the module was built by TVM {sidecar.tvm_version}; this is TVM {version}, and TVM "
             f"modules run only on the version that built them; {how}"
         )
-    kind = sidecar.target.get("kind")
-    if (device.kind == "cpu") != (kind in _CPU_KINDS):
+    kind = str(sidecar.target["kind"])  # read_sidecar checked it is a string
+    if (device.kind == "cpu") != is_cpu_kind(kind):
         raise ModelIncompatible(
             f"the module was compiled for target kind {kind!r}, not for the {device.kind}; "
-            f"load it with device={'cpu' if kind in _CPU_KINDS else 'gpu'!r} or {how}"
+            f"load it with device={'cpu' if is_cpu_kind(kind) else 'gpu'!r} or {how}"
         )
-    if kind not in _CPU_KINDS:
+    if not is_cpu_kind(kind):
         return
     here = host_arch(tvm)
     if sidecar.host_arch and sidecar.host_arch != here:
